@@ -1,0 +1,40 @@
+"""Documented defaults for every ``ADDON_*`` setting, in one place.
+
+``IntegrationEngine.init_app`` copies each into ``app.config`` with ``setdefault``, so a host
+overrides any of them in its own config (``wsgi.create_app`` also reads them from the
+environment).
+"""
+
+#: Where the add-on's blueprint is mounted.
+ADDON_URL_PREFIX = "/integrations"
+#: Redis for the RQ queue; ``None`` means "no Redis configured" (emit still stores events).
+ADDON_REDIS_URL = None
+#: Name of the RQ queue the add-on enqueues on and its worker listens to.
+ADDON_QUEUE = "addon"
+#: Base URL of the iContact API (the simulator serves the same paths under its own host).
+ADDON_ICONTACT_API_URL = "https://app.icontact.com/icp"
+#: The add-on's App ID that merchants enable in their iContact account.
+ADDON_ICONTACT_APP_ID = "addon-icontact-app"
+#: Where merchants enable that App ID and pick an application password.
+ADDON_ICONTACT_REGISTER_URL = "https://app.icontact.com/icp/core/externallogin"
+#: Seconds before one iContact API call gives up (connect, read).
+ADDON_ICONTACT_TIMEOUT = (5.0, 20.0)
+#: Fernet key (or comma-separated keys, newest first) that encrypts stored credentials.
+ADDON_ENCRYPTION_KEY = None
+#: Shared secret for signed webhook events; without it the webhook refuses every request.
+ADDON_WEBHOOK_SECRET = None
+#: How old (seconds) a webhook signature may be before it is refused as a replay.
+ADDON_WEBHOOK_TOLERANCE = 300
+#: Largest webhook body accepted, in bytes.
+ADDON_WEBHOOK_MAX_BYTES = 64 * 1024
+#: Cart-abandonment delay: Prospect Created rules fire this many seconds after the prospect.
+ADDON_PROSPECT_DELAY = 7200
+#: Finished log entries kept per marketplace (pending work is never pruned).
+ADDON_LOG_LIMIT = 1000
+#: Deliveries one worker claims at a time; a claim is a lease that expires after this many seconds.
+ADDON_CLAIM_BATCH = 200
+ADDON_LEASE_SECONDS = 300
+#: Base template the add-on's pages extend, so they sit inside the host's layout.
+ADDON_BASE_TEMPLATE = "addon/_standalone.html"
+#: Set False when the host page already loads htmx 2.
+ADDON_INCLUDE_HTMX = True

@@ -1,0 +1,259 @@
+"""Deliveries: each (event, rule) pair, written when an event is expanded, claimed by workers
+in per-customer order and applied through the provider. A delivery is also its log entry."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import uuid
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.orm import aliased
+
+from .events import is_valid_email
+from .models import (
+    FAILED,
+    PENDING,
+    SKIPPED,
+    SUCCESS,
+    Delivery,
+    Event,
+    Integration,
+    Rule,
+    utcnow,
+)
+from .rules import match_rules
+from .state import config, session
+
+PROSPECT = "prospect.created"
+# Retry backoff: first wait, cap; jitter spreads a burst of retries.
+RETRY_BASE_SECONDS = 30
+RETRY_CAP_SECONDS = 3600
+RETRY_WINDOW_SECONDS = 24 * 3600
+
+
+def expand_events(marketplace_id: str, limit: int = 500) -> dict[int, dt.datetime]:
+    """Match rules for the marketplace's unexpanded events, oldest first, and write deliveries.
+
+    Each event is claimed with a conditional update, so two workers never expand it twice.
+
+    Returns:
+        ``{integration_id: earliest due time}`` of the deliveries written.
+    """
+    db = session()
+    pending = db.scalars(
+        select(Event)
+        .where(Event.marketplace_id == marketplace_id, Event.expanded_at.is_(None))
+        .order_by(Event.created_at, Event.id)
+        .limit(limit)
+    ).all()
+    due: dict[int, dt.datetime] = {}
+    now = utcnow()
+    for event in pending:
+        claimed = db.execute(
+            update(Event)
+            .where(Event.id == event.id, Event.expanded_at.is_(None))
+            .values(expanded_at=now)
+        )
+        if claimed.rowcount != 1:
+            continue
+        for rule, trigger in match_rules(event):
+            delivery = new_delivery(event, rule, trigger)
+            db.add(delivery)
+            due[rule.integration_id] = min(
+                due.get(rule.integration_id, delivery.next_attempt_at), delivery.next_attempt_at
+            )
+    db.commit()
+    return due
+
+
+def new_delivery(event: Event, rule: Rule, trigger: str) -> Delivery:
+    """The pending delivery of ``rule`` for ``event``; an abandoned cart waits for its delay."""
+    when = event.created_at
+    if trigger == PROSPECT:
+        when = event.created_at + dt.timedelta(seconds=int(config()["ADDON_PROSPECT_DELAY"]))
+    email = event.payload["customer"]["email"]
+    return Delivery(
+        marketplace_id=event.marketplace_id,
+        event_pk=event.id,
+        rule_id=rule.id,
+        integration_id=rule.integration_id,
+        event_id=event.event_id,
+        event_type=event.type,
+        trigger=trigger,
+        product_id=event.product_id,
+        email=email,
+        email_key=email.lower(),
+        rule_scope=rule.scope,
+        integration_label=rule.integration.label,
+        action=rule.action,
+        list_id=rule.list_id,
+        list_name=rule.list_name,
+        status=PENDING,
+        message="waiting for the abandonment delay" if trigger == PROSPECT else "queued",
+        sequence_at=when,
+        next_attempt_at=when,
+        created_at=utcnow(),
+    )
+
+
+def claim(integration_id: int, owner: str, limit: int) -> list[Delivery]:
+    """Lease up to ``limit`` deliveries of an integration that may run now.
+
+    A delivery may run when it is due, not leased by a live worker, no earlier delivery for
+    the same customer and list is unfinished, and every earlier event of its marketplace has
+    been expanded (so a refund never overtakes the purchase before it).
+    """
+    db = session()
+    now = utcnow()
+    earlier = aliased(Delivery)
+    blocked_by_earlier = exists().where(
+        earlier.integration_id == Delivery.integration_id,
+        earlier.list_id == Delivery.list_id,
+        earlier.email_key == Delivery.email_key,
+        earlier.status == PENDING,
+        or_(
+            earlier.sequence_at < Delivery.sequence_at,
+            and_(earlier.sequence_at == Delivery.sequence_at, earlier.id < Delivery.id),
+        ),
+    )
+    unexpanded = (
+        select(func.min(Event.created_at))
+        .where(Event.marketplace_id == Delivery.marketplace_id, Event.expanded_at.is_(None))
+        .scalar_subquery()
+    )
+    candidates = (
+        select(Delivery.id)
+        .where(
+            Delivery.integration_id == integration_id,
+            Delivery.status == PENDING,
+            Delivery.next_attempt_at <= now,
+            or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+            ~blocked_by_earlier,
+            or_(unexpanded.is_(None), Delivery.sequence_at < unexpanded),
+        )
+        .order_by(Delivery.sequence_at, Delivery.id)
+        .limit(limit)
+    )
+    if db.get_bind().dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True, of=Delivery)
+    ids = list(db.scalars(candidates))
+    if not ids:
+        db.commit()
+        return []
+    lease = now + dt.timedelta(seconds=int(config()["ADDON_LEASE_SECONDS"]))
+    db.execute(
+        update(Delivery)
+        .where(
+            Delivery.id.in_(ids),
+            Delivery.status == PENDING,
+            or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+        )
+        .values(lease_owner=owner, lease_until=lease)
+        .execution_options(synchronize_session=False)
+    )
+    db.commit()
+    return list(
+        db.scalars(
+            select(Delivery)
+            .where(Delivery.id.in_(ids), Delivery.lease_owner == owner, Delivery.status == PENDING)
+            .order_by(Delivery.sequence_at, Delivery.id)
+        )
+    )
+
+
+def new_owner() -> str:
+    return uuid.uuid4().hex
+
+
+def finish(delivery: Delivery, status: str, message: str, detail: dict | None = None) -> None:
+    delivery.status = status
+    delivery.message = message
+    if detail is not None:
+        delivery.detail = detail
+    delivery.attempts += 1
+    delivery.finished_at = utcnow()
+    delivery.lease_owner = delivery.lease_until = None
+
+
+def release(delivery: Delivery, message: str) -> None:
+    """Give a delivery back unfinished (held for its integration); it keeps its place."""
+    delivery.message = message
+    delivery.lease_owner = delivery.lease_until = None
+
+
+def retry_later(
+    delivery: Delivery, reason: str, retry_after: float | None, detail: dict | None
+) -> dt.datetime | None:
+    """Schedule another attempt with exponential backoff and jitter, or fail past the window.
+
+    Returns:
+        When the next attempt is due, or None when the delivery failed for good.
+    """
+    delivery.attempts += 1
+    if detail is not None:
+        delivery.detail = detail
+    now = utcnow()
+    window = dt.timedelta(seconds=int(config().get("ADDON_RETRY_WINDOW", RETRY_WINDOW_SECONDS)))
+    backoff = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** (delivery.attempts - 1))
+    wait = max(retry_after or 0, backoff * random.uniform(0.5, 1.0))
+    next_at = now + dt.timedelta(seconds=wait)
+    if next_at - delivery.created_at > window:
+        finish(
+            delivery,
+            FAILED,
+            f"Gave up after {delivery.attempts} attempts over "
+            f"{window.total_seconds() / 3600:g} h: {reason}",
+        )
+        delivery.attempts -= 1  # finish() counted this attempt already
+        return None
+    delivery.next_attempt_at = next_at
+    delivery.lease_owner = delivery.lease_until = None
+    delivery.message = (
+        f"Temporary failure on attempt {delivery.attempts}: {reason}. "
+        f"Next try at {next_at:%Y-%m-%d %H:%M:%S} UTC."
+    )
+    return next_at
+
+
+def precheck(delivery: Delivery) -> tuple[str, str] | None:
+    """Why a delivery must not call the provider at all, as ``(status, message)``, or None."""
+    if not is_valid_email(delivery.email):
+        return FAILED, f"invalid email address {delivery.email!r}: nothing was sent to iContact"
+    if delivery.trigger == PROSPECT and purchased_since(delivery.event):
+        return SKIPPED, "skipped: purchased before the abandonment delay"
+    return None
+
+
+def purchased_since(prospect: Event) -> bool:
+    """Whether the prospect bought (same prospect id or email) after the prospect event."""
+    match = [Event.email_key == prospect.email_key]
+    if prospect.prospect_id:
+        match.append(Event.prospect_id == prospect.prospect_id)
+    query = select(Event.id).where(
+        Event.marketplace_id == prospect.marketplace_id,
+        Event.type == "product.purchased",
+        Event.created_at >= prospect.created_at,
+        Event.id != prospect.id,
+        or_(*match),
+    )
+    return session().execute(query.limit(1)).first() is not None
+
+
+def integration_ids_with_due_work(now: dt.datetime | None = None) -> list[int]:
+    """Integrations that have due, unleased pending deliveries (for the sweeper)."""
+    now = now or utcnow()
+    query = (
+        select(Delivery.integration_id)
+        .join(Integration, Integration.id == Delivery.integration_id)
+        .where(
+            Delivery.status == PENDING,
+            Delivery.next_attempt_at <= now,
+            or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+        )
+        .distinct()
+    )
+    return [i for i in session().scalars(query) if i is not None]
+
+
+STATUSES = (PENDING, SUCCESS, FAILED, SKIPPED)

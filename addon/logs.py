@@ -1,0 +1,106 @@
+"""The log: finished and pending deliveries of a marketplace, searchable, pruned to a limit."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, func, or_, select
+
+from .models import FINISHED, Delivery
+from .state import config, session
+
+
+def _filtered(
+    marketplace_id: str,
+    q: str | None = None,
+    status: str | None = None,
+    trigger: str | None = None,
+    integration_id: int | None = None,
+    date_from: dt.datetime | None = None,
+    date_to: dt.datetime | None = None,
+):
+    query = select(Delivery).where(Delivery.marketplace_id == marketplace_id)
+    if q and q.strip():
+        like = f"%{q.strip().lower()}%"
+        query = query.where(
+            or_(
+                Delivery.email_key.like(like),
+                func.lower(Delivery.list_name).like(like),
+                func.lower(Delivery.product_id).like(like),
+                func.lower(Delivery.event_id).like(like),
+                func.lower(Delivery.message).like(like),
+                func.lower(Delivery.integration_label).like(like),
+            )
+        )
+    if status:
+        query = query.where(Delivery.status == status)
+    if trigger:
+        query = query.where(Delivery.trigger == trigger)
+    if integration_id:
+        query = query.where(Delivery.integration_id == int(integration_id))
+    if date_from:
+        query = query.where(Delivery.created_at >= date_from)
+    if date_to:
+        query = query.where(Delivery.created_at < date_to)
+    return query
+
+
+def search_logs(
+    marketplace_id: str,
+    q: str | None = None,
+    status: str | None = None,
+    trigger: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    **filters,
+) -> list[Delivery]:
+    """A page of the marketplace's log entries, newest first.
+
+    Args:
+        q: matches email, list, product, event id, integration label and message.
+        status: pending, success, failed or skipped.
+        trigger: a trigger name (the rule's trigger, not the event's type).
+        filters: ``integration_id``, ``date_from``, ``date_to`` (naive UTC datetimes).
+    """
+    query = _filtered(marketplace_id, q, status, trigger, **filters)
+    query = query.order_by(Delivery.created_at.desc(), Delivery.id.desc())
+    return list(session().scalars(query.limit(limit).offset(offset)))
+
+
+def count_logs(marketplace_id: str, q=None, status=None, trigger=None, **filters) -> int:
+    query = _filtered(marketplace_id, q, status, trigger, **filters)
+    return session().scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+def prune_logs(marketplace_id: str, keep: int | None = None) -> int:
+    """Delete finished entries beyond the newest ``keep`` (``ADDON_LOG_LIMIT``); never pending.
+
+    Returns:
+        How many entries were deleted.
+    """
+    keep = int(config()["ADDON_LOG_LIMIT"]) if keep is None else keep
+    db = session()
+    finished = (Delivery.marketplace_id == marketplace_id, Delivery.status.in_(FINISHED))
+    cutoff = db.execute(
+        select(Delivery.created_at, Delivery.id)
+        .where(*finished)
+        .order_by(Delivery.created_at.desc(), Delivery.id.desc())
+        .offset(keep)
+        .limit(1)
+    ).first()
+    if cutoff is None:
+        return 0
+    created_at, pk = cutoff
+    result = db.execute(
+        delete(Delivery)
+        .where(
+            *finished,
+            or_(
+                Delivery.created_at < created_at,
+                (Delivery.created_at == created_at) & (Delivery.id <= pk),
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.commit()
+    return result.rowcount or 0

@@ -1,0 +1,86 @@
+"""Email-marketing providers the engine can talk to.
+
+A second provider adds a module with a client and two action functions, plus an entry here
+(and a wizard template); the engine itself names no provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from . import icontact
+from .base import (
+    InvalidData,
+    NotFound,
+    Outcome,
+    ProviderError,
+    RejectedCredentials,
+    RemoteList,
+    TemporaryFailure,
+)
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    title: str
+    #: Builds a client from the app config, the credentials and the known account ids.
+    make_client: Callable[..., Any]
+    add_subscriber: Callable[[Any, dict[str, str], str], Outcome]
+    remove_subscriber: Callable[[Any, str, str], Outcome]
+
+
+def _icontact_client(
+    config: Mapping[str, Any],
+    username: str,
+    password: str,
+    account_id: str | None = None,
+    client_folder_id: str | None = None,
+    session: requests.Session | None = None,
+) -> icontact.IContactClient:
+    return icontact.IContactClient(
+        config["ADDON_ICONTACT_API_URL"],
+        config["ADDON_ICONTACT_APP_ID"],
+        username,
+        password,
+        account_id=account_id,
+        client_folder_id=client_folder_id,
+        timeout=config["ADDON_ICONTACT_TIMEOUT"],
+        session=session,
+    )
+
+
+PROVIDERS: dict[str, Provider] = {
+    "icontact": Provider(
+        "icontact",
+        "iContact",
+        _icontact_client,
+        icontact.add_subscriber,
+        icontact.remove_subscriber,
+    ),
+}
+
+
+def get_provider(name: str) -> Provider:
+    try:
+        return PROVIDERS[name]
+    except KeyError:
+        raise ProviderError(f"Unknown provider {name!r}") from None
+
+
+__all__ = [
+    "PROVIDERS",
+    "InvalidData",
+    "NotFound",
+    "Outcome",
+    "Provider",
+    "ProviderError",
+    "RejectedCredentials",
+    "RemoteList",
+    "TemporaryFailure",
+    "get_provider",
+]

@@ -1,0 +1,45 @@
+"""What every email-marketing provider client raises and returns; imports nothing from Flask."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ProviderError(Exception):
+    """A provider call failed; the message is fit to show a merchant."""
+
+
+class RejectedCredentials(ProviderError):
+    """The provider refused the username, password or App ID (401/403)."""
+
+
+class NotFound(ProviderError):
+    """The resource (a list, a contact, a subscription) does not exist at the provider."""
+
+
+class InvalidData(ProviderError):
+    """The provider rejected what was sent; the message is the provider's own."""
+
+
+class TemporaryFailure(ProviderError):
+    """Worth retrying: a timeout, a connection error, a 5xx or a throttle answer."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class RemoteList:
+    id: str
+    name: str
+
+
+@dataclass
+class Outcome:
+    """What applying one action did: ``status`` is ``success`` or ``skipped``."""
+
+    status: str
+    message: str
+    detail: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,301 @@
+"""A client for the iContact REST API (v2.2), as recorded in the public sandbox traffic.
+
+Imports nothing from Flask: the engine hands it its settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from .base import (
+    InvalidData,
+    NotFound,
+    Outcome,
+    ProviderError,
+    RejectedCredentials,
+    RemoteList,
+    TemporaryFailure,
+)
+
+API_VERSION = "2.2"
+# iContact answers these when it is overloaded or down; 503 is also its throttle answer.
+_TEMPORARY = {500, 502, 503, 504, 507}
+# A transcript keeps this many characters of each answer: enough to explain, not a dump.
+_TRANSCRIPT_CHARS = 2000
+
+
+def _message(body: Any, default: str) -> str:
+    if isinstance(body, dict):
+        for key in ("errors", "warnings"):
+            texts = body.get(key)
+            if texts:
+                return " ".join(str(t) for t in texts)
+    return default
+
+
+class IContactClient:
+    """One merchant's iContact account.
+
+    Args:
+        base_url: the API root, e.g. ``https://app.icontact.com/icp``.
+        app_id: the add-on's registered App ID.
+        username: the merchant's iContact username.
+        password: the application password the merchant chose for our App ID.
+        account_id, client_folder_id: known ids; ``discover()`` finds them when None.
+        timeout: ``(connect, read)`` seconds for every call.
+        session: a shared ``requests.Session`` (connection pooling across clients).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        app_id: str,
+        username: str,
+        password: str,
+        account_id: str | None = None,
+        client_folder_id: str | None = None,
+        timeout: float | tuple[float, float] = (5.0, 20.0),
+        session: requests.Session | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.account_id = account_id
+        self.client_folder_id = client_folder_id
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self._headers = {
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "API-Version": API_VERSION,
+            "API-AppId": app_id,
+            "API-Username": username,
+            "API-Password": password,
+        }
+        #: Every call made, without credentials, for the log entry's details.
+        self.transcript: list[dict[str, Any]] = []
+
+    # -- transport -------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, *, params=None, json=None) -> Any:
+        """Make one call and return the decoded body.
+
+        Raises:
+            RejectedCredentials: 401/403.
+            NotFound: 404.
+            InvalidData: 400 and other 4xx, with iContact's own message.
+            TemporaryFailure: timeouts, connection errors and 5xx (503 is the throttle).
+        """
+        url = self.base_url + path
+        entry: dict[str, Any] = {"method": method, "path": path}
+        if params:
+            entry["params"] = dict(params)
+        if json is not None:
+            entry["request"] = json
+        self.transcript.append(entry)
+        try:
+            response = self.session.request(
+                method, url, params=params, json=json, headers=self._headers, timeout=self.timeout
+            )
+        except requests.Timeout as exc:
+            entry["error"] = "timeout"
+            raise TemporaryFailure(f"iContact did not answer in time ({exc.__class__.__name__})")
+        except requests.RequestException as exc:
+            entry["error"] = "connection failed"
+            raise TemporaryFailure(f"Could not reach iContact: {exc.__class__.__name__}") from None
+        entry["status"] = response.status_code
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        entry["response"] = body if body is not None else response.text[:_TRANSCRIPT_CHARS]
+        status = response.status_code
+        if status in (401, 403):
+            raise RejectedCredentials(
+                "iContact rejected the username, application password or App ID ("
+                + _message(body, f"HTTP {status}")
+                + ")"
+            )
+        if status == 404:
+            raise NotFound(_message(body, "Not found in iContact"))
+        if status in _TEMPORARY or status >= 500:
+            retry_after = response.headers.get("Retry-After")
+            raise TemporaryFailure(
+                f"iContact answered {status}: {_message(body, 'temporarily unavailable')}",
+                retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+            )
+        if status >= 400:
+            raise InvalidData(_message(body, f"iContact refused the request (HTTP {status})"))
+        if not isinstance(body, dict | list):
+            raise TemporaryFailure(f"iContact sent an unreadable answer (HTTP {status})")
+        return body
+
+    def _folder_path(self, suffix: str) -> str:
+        if not (self.account_id and self.client_folder_id):
+            self.discover()
+        return f"/a/{self.account_id}/c/{self.client_folder_id}{suffix}"
+
+    # -- account ---------------------------------------------------------------------------
+
+    def discover(self) -> tuple[str, str]:
+        """Find the account and client folder these credentials open (``GET /a/``, ``/c/``)."""
+        accounts = self.request("GET", "/a/").get("accounts") or []
+        if not accounts:
+            raise InvalidData("This iContact login has no account")
+        account = accounts[0]
+        if str(account.get("enabled")) != "1":
+            raise InvalidData("This iContact account is disabled")
+        account_id = str(account["accountId"])
+        folders = self.request("GET", f"/a/{account_id}/c/").get("clientfolders") or []
+        if not folders:
+            raise InvalidData("This iContact account has no client folder")
+        self.account_id, self.client_folder_id = account_id, str(folders[0]["clientFolderId"])
+        return self.account_id, self.client_folder_id
+
+    # -- lists -----------------------------------------------------------------------------
+
+    def lists(self) -> list[RemoteList]:
+        """All lists of the client folder, paged through."""
+        found: list[RemoteList] = []
+        offset, limit = 0, 500
+        while True:
+            body = self.request(
+                "GET", self._folder_path("/lists"), params={"limit": limit, "offset": offset}
+            )
+            page = body.get("lists") or []
+            found += [RemoteList(str(item["listId"]), str(item.get("name") or "")) for item in page]
+            offset += len(page)
+            if not page or offset >= int(body.get("total") or 0):
+                return found
+
+    def create_list(self, name: str) -> RemoteList:
+        """Create a list; iContact answers 200 with the new list (or a warning)."""
+        body = self.request("POST", self._folder_path("/lists"), json=[{"name": name}])
+        created = body.get("lists") or []
+        if not created:
+            raise InvalidData(_message(body, f"iContact did not create the list {name!r}"))
+        return RemoteList(str(created[0]["listId"]), str(created[0].get("name") or name))
+
+    # -- contacts and subscriptions ----------------------------------------------------------
+
+    def find_contact(self, email: str) -> dict[str, Any] | None:
+        """The contact with this email, on a list or not (``status=total``), or None."""
+        body = self.request(
+            "GET",
+            self._folder_path("/contacts"),
+            params={"email": email, "status": "total", "limit": 1},
+        )
+        contacts = body.get("contacts") or []
+        return contacts[0] if contacts else None
+
+    def create_contacts(self, contacts: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """Create contacts in one call; a rejected record comes back as a warning.
+
+        Raises:
+            InvalidData: when iContact created none of them, with its warnings.
+        """
+        body = self.request("POST", self._folder_path("/contacts"), json=contacts)
+        created = body.get("contacts") or []
+        if not created:
+            raise InvalidData(_message(body, "iContact did not create the contact"))
+        return created
+
+    def subscribe(self, pairs: list[tuple[str, str]], status: str = "normal") -> dict[str, Any]:
+        """Subscribe ``(list_id, contact_id)`` pairs in one call; returns the raw answer."""
+        payload = [
+            {"contactId": contact_id, "listId": list_id, "status": status}
+            for list_id, contact_id in pairs
+        ]
+        return self.request("POST", self._folder_path("/subscriptions"), json=payload)
+
+    def get_subscription(self, list_id: str, contact_id: str) -> dict[str, Any] | None:
+        try:
+            body = self.request("GET", self._folder_path(f"/subscriptions/{list_id}_{contact_id}"))
+        except NotFound:
+            return None
+        return body.get("subscription")
+
+    def unsubscribe(self, list_id: str, contact_id: str) -> dict[str, Any]:
+        """Set a subscription's status to unsubscribed: iContact has no DELETE for it."""
+        body = self.request(
+            "POST",
+            self._folder_path(f"/subscriptions/{list_id}_{contact_id}"),
+            json={"status": "unsubscribed"},
+        )
+        if body.get("warnings") and not body.get("subscription"):
+            raise InvalidData(_message(body, "iContact did not unsubscribe the contact"))
+        return body
+
+    def list_exists(self, list_id: str) -> bool:
+        try:
+            self.request("GET", self._folder_path(f"/lists/{list_id}"))
+        except NotFound:
+            return False
+        return True
+
+
+def contact_record(customer: dict[str, str]) -> dict[str, str]:
+    """The iContact contact fields for a customer; blanks left out so nothing is overwritten."""
+    record = {
+        "email": customer["email"],
+        "firstName": customer.get("first_name") or "",
+        "lastName": customer.get("last_name") or "",
+        "phone": customer.get("phone") or "",
+    }
+    return {key: value for key, value in record.items() if value}
+
+
+def subscription_warning(answer: dict[str, Any], list_id: str, contact_id: str) -> str | None:
+    """The warning text when iContact did not accept the ``(list, contact)`` subscription."""
+    for item in answer.get("subscriptions") or []:
+        if str(item.get("listId")) == str(list_id) and str(item.get("contactId")) == str(
+            contact_id
+        ):
+            return None
+    return _message(answer, "iContact did not accept the subscription")
+
+
+def add_subscriber(client: IContactClient, customer: dict[str, str], list_id: str) -> Outcome:
+    """Find or create the contact, then subscribe it to the list with status ``normal``.
+
+    An existing contact is never rewritten: iContact's collection POST blanks omitted fields.
+    """
+    contact = client.find_contact(customer["email"])
+    created = contact is None
+    if contact is None:
+        contact = client.create_contacts([contact_record(customer)])[0]
+    contact_id = str(contact["contactId"])
+    answer = client.subscribe([(list_id, contact_id)])
+    warning = subscription_warning(answer, list_id, contact_id)
+    if warning:
+        if not client.list_exists(list_id):
+            raise NotFound(f"The list no longer exists in iContact ({warning})")
+        raise InvalidData(warning)
+    verb = "Created contact and subscribed" if created else "Subscribed existing contact"
+    return Outcome("success", f"{verb} {contact_id} to list {list_id}", {"contactId": contact_id})
+
+
+def remove_subscriber(client: IContactClient, email: str, list_id: str) -> Outcome:
+    """Unsubscribe the contact from the list; absent contact or subscription is skipped."""
+    contact = client.find_contact(email)
+    if contact is None:
+        return Outcome("skipped", "skipped: no iContact contact has this email")
+    contact_id = str(contact["contactId"])
+    subscription = client.get_subscription(list_id, contact_id)
+    if subscription is None:
+        if not client.list_exists(list_id):
+            raise NotFound("The list no longer exists in iContact")
+        return Outcome("skipped", "skipped: the contact is not on this list")
+    if subscription.get("status") == "unsubscribed":
+        return Outcome("skipped", "skipped: the contact was already unsubscribed from this list")
+    client.unsubscribe(list_id, contact_id)
+    return Outcome("success", f"Unsubscribed contact {contact_id} from list {list_id}")
+
+
+__all__ = [
+    "IContactClient",
+    "ProviderError",
+    "add_subscriber",
+    "remove_subscriber",
+    "contact_record",
+]

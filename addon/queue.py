@@ -1,0 +1,82 @@
+"""The RQ side: a job class that runs each job inside the Flask app, and the add-on's queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import weakref
+from typing import Any
+
+from flask import Flask
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+from rq.job import Job
+
+log = logging.getLogger("addon.queue")
+
+
+class AppJob(Job):
+    """Pushes an app context around each job, so jobs use the app's config and database."""
+
+    _flask_app: weakref.ReferenceType[Flask]
+
+    def perform(self) -> Any:
+        app = self._flask_app()
+        if app is None:  # pragma: no cover - the worker keeps its app alive
+            raise RuntimeError("The Flask app of this job is gone")
+        with app.app_context():
+            return super().perform()
+
+
+def job_class_for(app: Flask) -> type[AppJob]:
+    """A job class bound to ``app``; give the same class to the worker."""
+    return type("AddonJob", (AppJob,), {"_flask_app": weakref.ref(app)})
+
+
+def make_queue(app: Flask, redis_url: str | None) -> Queue | None:
+    if not redis_url:
+        return None
+    connection = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=10)
+    return Queue(app.config["ADDON_QUEUE"], connection=connection, job_class=job_class_for(app))
+
+
+def safe_enqueue(queue: Queue | None, func, *args, job_id: str | None = None, at=None, **kw):
+    """Enqueue, but never raise: a Redis outage must not fail the storefront's request.
+
+    What is not enqueued stays pending in the database, where the sweeper finds it.
+
+    Returns:
+        The job, or None when there is no queue or Redis is unreachable.
+    """
+    if queue is None:
+        return None
+    try:
+        if at is not None:
+            return queue.enqueue_at(at, func, *args, job_id=job_id, **kw)
+        return queue.enqueue(func, *args, job_id=job_id, **kw)
+    except (RedisError, OSError) as exc:
+        log.warning("Redis unavailable, %s left for the sweeper: %s", func, exc)
+        return None
+
+
+def enqueue_event(queue: Queue | None, event_pk: int) -> None:
+    """Hand a stored event to the workers; a Redis outage leaves it for the sweeper."""
+    safe_enqueue(
+        queue,
+        "addon.jobs.process_event",
+        event_pk,
+        job_id=f"addon-event-{event_pk}",
+        description=f"addon: match rules for event #{event_pk} and apply them",
+    )
+
+
+def enqueue_drain(queue: Queue | None, integration_id: int, at: dt.datetime | None = None) -> None:
+    """Ask a worker to apply an integration's due deliveries, now or at ``at`` (naive UTC)."""
+    safe_enqueue(
+        queue,
+        "addon.jobs.drain_integration",
+        integration_id,
+        at=None if at is None else at.replace(tzinfo=dt.UTC),
+        description=f"addon: apply due deliveries of integration #{integration_id}",
+    )

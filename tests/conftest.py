@@ -1,0 +1,136 @@
+"""Fixtures: a real Redis, a database (SQLite, or ``SQLALCHEMY_DATABASE_URI``), the iContact
+simulator over real HTTP, the demo app with the add-on, and ``run_jobs()``."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from redis import Redis
+from rq import SimpleWorker
+from sqlalchemy import create_engine, text
+
+from addon.embedded_redis import EmbeddedRedis
+from addon.models import Base
+from addon.sandbox import SandboxState, create_sandbox_app, serve_in_thread
+from wsgi import create_app
+
+APP_ID = "test-app-id"
+USERNAME = "merchant@example.com"
+PASSWORD = "app-password-1"
+LISTS = ("Customers", "Refunds", "Abandoned Carts")
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """The Redis the suite talks to: ``ADDON_REDIS_URL``, else an embedded server."""
+    url = os.environ.get("ADDON_REDIS_URL")
+    if url:
+        yield url
+        return
+    with EmbeddedRedis() as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    """The iContact simulator, served over HTTP for the whole session."""
+    state = SandboxState()
+    app = create_sandbox_app(state)
+    base_url, server = serve_in_thread(app)
+    yield state, base_url
+    server.shutdown()
+
+
+@pytest.fixture
+def icontact(sandbox):
+    """The simulator's state, reset, with one merchant account that enabled our App ID."""
+    state, base_url = sandbox
+    state.reset()
+    state.register(USERNAME, APP_ID, PASSWORD, lists=LISTS)
+    state.base_url = base_url
+    return state
+
+
+@pytest.fixture
+def database_uri(tmp_path):
+    uri = os.environ.get("SQLALCHEMY_DATABASE_URI")
+    if not uri:
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    # A shared server database: start every test from empty add-on tables.
+    engine = create_engine(uri)
+    Base.metadata.create_all(engine)
+    with engine.begin() as conn:
+        names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(table.delete())
+    engine.dispose()
+    return uri
+
+
+@pytest.fixture
+def app_config(database_uri, redis_url, icontact, tmp_path):
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": database_uri,
+        "ADDON_REDIS_URL": redis_url,
+        "ADDON_ICONTACT_API_URL": icontact.base_url,
+        "ADDON_ICONTACT_APP_ID": APP_ID,
+        "ADDON_ENCRYPTION_KEY": "qkVb3v1dQG0Zq2kqkmS1XqGm0hQmM7V0Q2Yb6J3e2rA=",
+        "ADDON_WEBHOOK_SECRET": "whsec-test",
+        "WTF_CSRF_ENABLED": True,
+    }
+
+
+@pytest.fixture
+def app(app_config, redis_url, tmp_path):
+    Redis.from_url(redis_url).flushdb()
+    app = create_app(app_config)
+    app.instance_path = str(tmp_path / "instance")
+    yield app
+    with app.app_context():
+        app.extensions["addon"].db.engine.dispose()
+
+
+@pytest.fixture
+def engine(app):
+    return app.extensions["addon"]
+
+
+@pytest.fixture
+def run_jobs(app):
+    """Run every queued (and due scheduled) job in this process, like a worker would."""
+
+    def run() -> int:
+        queue = app.extensions["addon"].state(app).queue
+        worker = SimpleWorker([queue], connection=queue.connection, job_class=queue.job_class)
+        worker.work(burst=True, with_scheduler=True)
+        return len(queue.finished_job_registry)
+
+    return run
+
+
+@pytest.fixture
+def integration(engine, icontact):
+    """A connected iContact integration of marketplace ``acme``."""
+    return engine.connect(
+        "acme", label="Main iContact", username=USERNAME, app_password=PASSWORD
+    )
+
+
+def list_id(icontact, name: str) -> str:
+    for item in icontact.lists(USERNAME):
+        if item["name"] == name:
+            return item["listId"]
+    raise KeyError(name)
+
+
+def find_contact(icontact, email: str) -> dict | None:
+    for contact in icontact.contacts(USERNAME):
+        if contact["email"].lower() == email.lower():
+            return contact
+    return None

@@ -1,0 +1,214 @@
+"""A small demo storefront that mounts the Integration Engine add-on.
+
+``create_app()`` reads its settings from the environment (see ``ENV_KEYS``), so the same
+factory serves the demo, the worker (``worker.py``) and any WSGI server: ``app = create_app()``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+from flask import (
+    Flask,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from addon import IntegrationEngine, InvalidEvent
+from addon.events import PURCHASE_TYPES
+from addon.triggers import TRIGGERS
+
+# Settings read from environment variables of the same name.
+ENV_KEYS = (
+    "SECRET_KEY",
+    "SQLALCHEMY_DATABASE_URI",
+    "ADDON_URL_PREFIX",
+    "ADDON_REDIS_URL",
+    "ADDON_QUEUE",
+    "ADDON_ICONTACT_API_URL",
+    "ADDON_ICONTACT_APP_ID",
+    "ADDON_ICONTACT_REGISTER_URL",
+    "ADDON_ENCRYPTION_KEY",
+    "ADDON_WEBHOOK_SECRET",
+    "ADDON_PROSPECT_DELAY",
+    "ADDON_LOG_LIMIT",
+    "ADDON_WEBHOOK_TOLERANCE",
+    "ADDON_ICONTACT_CALLS_PER_MINUTE",
+)
+_INT_KEYS = {
+    "ADDON_PROSPECT_DELAY",
+    "ADDON_LOG_LIMIT",
+    "ADDON_WEBHOOK_TOLERANCE",
+    "ADDON_ICONTACT_CALLS_PER_MINUTE",
+}
+
+# Two merchants, each with a marketplace of their own, to show that each sees only theirs.
+MARKETPLACES: dict[str, dict[str, Any]] = {
+    "acme": {
+        "name": "Acme Coffee Roasters",
+        "merchant": "Alice Abbot",
+        "products": {
+            "101": "Single-Origin Sampler",
+            "102": "Espresso Subscription",
+            "103": "Pour-Over Masterclass",
+        },
+    },
+    "bolt": {
+        "name": "Bolt Bike Works",
+        "merchant": "Bob Brand",
+        "products": {
+            "201": "Tune-Up Video Course",
+            "202": "Parts Club Membership",
+        },
+    },
+}
+
+
+def _instance_secret(app: Flask, name: str, make) -> str:
+    """A secret kept in the instance folder, so the web app and the worker share it."""
+    path = Path(app.instance_path) / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_config(app: Flask, config: dict[str, Any] | None) -> None:
+    app.config.from_mapping(
+        SQLALCHEMY_DATABASE_URI="sqlite:///" + os.path.join(app.instance_path, "demo.db"),
+        ADDON_BASE_TEMPLATE="demo/addon_base.html",
+    )
+    for key in ENV_KEYS:
+        value = os.environ.get(key)
+        if value:
+            app.config[key] = int(value) if key in _INT_KEYS else value
+    if config:
+        app.config.update(config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(app, "secret-key", secrets.token_hex)
+    if not app.config.get("ADDON_ENCRYPTION_KEY"):
+        app.config["ADDON_ENCRYPTION_KEY"] = _instance_secret(
+            app, "addon-encryption.key", lambda: Fernet.generate_key().decode()
+        )
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the demo storefront with the add-on mounted.
+
+    Args:
+        config: overrides, applied after the environment (tests pass theirs here).
+    """
+    app = Flask(__name__, template_folder="demo/templates", static_folder="demo/static")
+    load_config(app, config)
+    engine = IntegrationEngine(app)
+
+    @engine.marketplace_loader
+    def current_marketplace():
+        return session.get("marketplace")
+
+    @engine.product_loader
+    def product_name(product_id):
+        marketplace = MARKETPLACES.get(session.get("marketplace") or "")
+        return marketplace["products"].get(str(product_id)) if marketplace else None
+
+    with app.app_context():
+        engine.create_all()
+    _register_storefront(app, engine)
+    return app
+
+
+def _register_storefront(app: Flask, engine: IntegrationEngine) -> None:
+    def merchant() -> dict[str, Any]:
+        marketplace = MARKETPLACES.get(session.get("marketplace") or "")
+        if marketplace is None:
+            abort(redirect(url_for("login", next=request.path)))
+        return marketplace
+
+    @app.context_processor
+    def storefront_context():
+        key = session.get("marketplace")
+        return {"marketplace": MARKETPLACES.get(key or ""), "marketplace_id": key}
+
+    @app.get("/")
+    def home():
+        return render_template("demo/home.html", marketplaces=MARKETPLACES)
+
+    @app.route("/login", methods=["GET", "POST"])
+    def login():
+        if request.method == "POST":
+            key = request.form.get("marketplace", "")
+            if key in MARKETPLACES:
+                session["marketplace"] = key
+                target = request.args.get("next") or ""
+                # Only same-site paths: never an open redirect.
+                if not target.startswith("/") or target.startswith("//"):
+                    target = url_for("dashboard")
+                return redirect(target)
+        return render_template("demo/login.html", marketplaces=MARKETPLACES)
+
+    @app.post("/logout")
+    def logout():
+        session.clear()
+        return redirect(url_for("home"))
+
+    @app.get("/merchant")
+    def dashboard():
+        return render_template("demo/dashboard.html", shop=merchant())
+
+    @app.get("/merchant/products/<product_id>")
+    def product(product_id):
+        shop = merchant()
+        if product_id not in shop["products"]:
+            abort(404)
+        return render_template(
+            "demo/product.html", shop=shop, product_id=product_id, name=shop["products"][product_id]
+        )
+
+    @app.route("/merchant/events", methods=["GET", "POST"])
+    def fire_event():
+        shop = merchant()
+        if request.method == "POST":
+            form = request.form
+            event_type = form.get("type", "")
+            fields: dict[str, Any] = {"product_id": form.get("product_id") or None}
+            if event_type == "product.purchased":
+                fields["purchase_type"] = form.get("purchase_type") or "primary"
+                fields["prospect_id"] = form.get("prospect_id") or None
+            if event_type == "prospect.created":
+                fields["prospect_id"] = form.get("prospect_id") or None
+            if event_type.startswith("subscription."):
+                fields["subscription_id"] = form.get("subscription_id") or None
+            customer = {
+                "email": form.get("email", ""),
+                "first_name": form.get("first_name") or None,
+                "last_name": form.get("last_name") or None,
+            }
+            try:
+                event_id = engine.emit(
+                    event_type,
+                    marketplace_id=session["marketplace"],
+                    customer={k: v for k, v in customer.items() if v is not None},
+                    **{k: v for k, v in fields.items() if v is not None},
+                )
+            except InvalidEvent as exc:
+                flash(f"Not sent: {exc}", "error")
+            else:
+                flash(f"Event {event_type} sent (id {event_id}).", "success")
+            return redirect(url_for("fire_event"))
+        return render_template(
+            "demo/events.html", shop=shop, triggers=TRIGGERS, purchase_types=PURCHASE_TYPES
+        )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    create_app().run(debug=True)
