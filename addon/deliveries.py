@@ -222,7 +222,21 @@ def precheck(delivery: Delivery) -> tuple[str, str] | None:
         return FAILED, f"invalid email address {delivery.email!r}: nothing was sent to iContact"
     if delivery.trigger == PROSPECT and purchased_since(delivery.event):
         return SKIPPED, "skipped: purchased before the abandonment delay"
+    if superseded(delivery):
+        return SKIPPED, "skipped: a later event already changed this customer on this list"
     return None
+
+
+def superseded(delivery: Delivery) -> bool:
+    """Whether a later delivery for the same customer and list already ran (a late retry)."""
+    later = select(Delivery.id).where(
+        Delivery.integration_id == delivery.integration_id,
+        Delivery.list_id == delivery.list_id,
+        Delivery.email_key == delivery.email_key,
+        Delivery.status == SUCCESS,
+        Delivery.sequence_at > delivery.sequence_at,
+    )
+    return session().execute(later.limit(1)).first() is not None
 
 
 def purchased_since(prospect: Event) -> bool:

@@ -10,7 +10,7 @@ from .models import FINISHED, Delivery
 from .state import config, session
 
 
-def _filtered(
+def filtered_query(
     marketplace_id: str,
     q: str | None = None,
     status: str | None = None,
@@ -62,13 +62,13 @@ def search_logs(
         trigger: a trigger name (the rule's trigger, not the event's type).
         filters: ``integration_id``, ``date_from``, ``date_to`` (naive UTC datetimes).
     """
-    query = _filtered(marketplace_id, q, status, trigger, **filters)
+    query = filtered_query(marketplace_id, q, status, trigger, **filters)
     query = query.order_by(Delivery.created_at.desc(), Delivery.id.desc())
     return list(session().scalars(query.limit(limit).offset(offset)))
 
 
 def count_logs(marketplace_id: str, q=None, status=None, trigger=None, **filters) -> int:
-    query = _filtered(marketplace_id, q, status, trigger, **filters)
+    query = filtered_query(marketplace_id, q, status, trigger, **filters)
     return session().scalar(select(func.count()).select_from(query.subquery())) or 0
 
 

@@ -1,0 +1,26 @@
+"""Assembles the simulator's Flask app."""
+
+from __future__ import annotations
+
+from flask import Flask
+from werkzeug.exceptions import HTTPException
+
+from . import api, contacts, control, lists, pages, subscriptions
+from .state import EXTENSION_KEY, SandboxState
+
+
+def create_sandbox_app(state: SandboxState | None = None) -> Flask:
+    """A Flask app serving the simulated iContact API under ``/icp``.
+
+    Args:
+        state: the data to serve; a fresh empty :class:`SandboxState` when omitted.
+
+    Returns:
+        The app; its state is ``app.extensions["icontact_sandbox"]``.
+    """
+    app = Flask(__name__)
+    app.extensions[EXTENSION_KEY] = state if state is not None else SandboxState()
+    for blueprint in (api.bp, lists.bp, contacts.bp, subscriptions.bp, control.bp, pages.bp):
+        app.register_blueprint(blueprint)
+    app.register_error_handler(HTTPException, api.http_error)
+    return app

@@ -1,0 +1,222 @@
+"""``/icp/a/{aid}/c/{cfid}/contacts``: search, create-or-overwrite, update, replace, delete.
+
+A collection POST whose email already exists *overwrites* that contact: every field the
+record leaves out becomes blank (MZ README). The simulator does exactly that so a client
+that skips the look-up-then-update dance loses data here as it would for real.
+"""
+
+from __future__ import annotations
+
+from flask import Response, abort, request
+
+from . import messages
+from .api import (
+    current_account,
+    error_response,
+    json_response,
+    page_response,
+    read_items,
+    read_object,
+    sandbox_state,
+    scoped_blueprint,
+    with_warnings,
+)
+from .query import QueryError, run_query
+from .records import (
+    CONTACT_FIELDS,
+    CONTACT_READ_ONLY,
+    SETTABLE_CONTACT_STATUSES,
+    as_text,
+    contact_echo,
+    contact_read,
+    create_date,
+    is_valid_email,
+)
+from .state import Account, SandboxState
+
+bp = scoped_blueprint("icp_contacts", "contacts")
+_SEARCHABLE = (*CONTACT_FIELDS, *CONTACT_READ_ONLY)
+
+
+def check_contact(item: object, *, require_email: bool) -> tuple[dict, list[str], str | None]:
+    """Sort one incoming contact into usable values, warnings and a fatal problem.
+
+    Returns:
+        ``(values, warnings, problem)``; when ``problem`` is set the record must not be saved.
+    """
+    if not isinstance(item, dict):
+        return {}, [], messages.NOT_AN_OBJECT
+    values: dict = {}
+    ignored, immutable = [], []
+    for key, raw in item.items():
+        if key in CONTACT_FIELDS and not isinstance(raw, (dict, list)):
+            values[key] = as_text(raw)
+        elif key == "status":
+            if raw not in SETTABLE_CONTACT_STATUSES:
+                return {}, [], messages.BAD_CONTACT_STATUS
+            values[key] = raw
+        elif key in CONTACT_READ_ONLY:
+            immutable.append(key)
+        else:
+            ignored.append(key)
+    if (require_email or "email" in values) and not values.get("email"):
+        return {}, [], messages.missing_field("email")
+    if "email" in values and not is_valid_email(values["email"]):
+        return {}, [], messages.BAD_EMAIL
+    warnings = []
+    if ignored:
+        warnings.append(messages.IGNORED_FIELDS.format(fields=", ".join(ignored)))
+    if immutable:
+        warnings.append(messages.IMMUTABLE_FIELDS.format(fields=", ".join(immutable)))
+    return values, warnings, None
+
+
+def save_contacts(
+    state: SandboxState, account: Account, items: list
+) -> tuple[list[dict], list[str]]:
+    """Create each new email's contact and overwrite each existing one (omitted fields blank).
+
+    Returns:
+        ``(echoed contacts, warnings)``; rejected records only add a warning.
+    """
+    saved, warnings = [], []
+    with state.lock:
+        for item in items:
+            values, notes, problem = check_contact(item, require_email=True)
+            warnings.extend(notes)
+            if problem:
+                warnings.append(problem)
+                continue
+            contact_id = account.emails.get(values["email"].lower())
+            if contact_id is None:
+                record = _new_contact(state, account, values)
+            else:
+                record = account.contacts[contact_id]
+                record.update({name: values.get(name) for name in CONTACT_FIELDS})
+                record["status"] = values.get("status", record["status"])
+            saved.append(contact_echo(record))
+    return saved, warnings
+
+
+def _new_contact(state: SandboxState, account: Account, values: dict) -> dict:
+    # Unset fields are stored as None: reads show null, write echoes show "".
+    record: dict = {"contactId": state.next_id("contact")}
+    record.update({name: values.get(name) for name in CONTACT_FIELDS})
+    record.update(createDate=create_date(), bounceCount=None, status=values.get("status", "normal"))
+    account.contacts[record["contactId"]] = record
+    account.emails[record["email"].lower()] = record["contactId"]
+    return record
+
+
+def change_contact(
+    state: SandboxState, account: Account, contact_id: str, body: dict, *, replace: bool
+) -> tuple[dict, list[str]]:
+    """Update (POST: only the supplied fields) or replace (PUT: the rest blank) one contact.
+
+    Returns:
+        ``(echoed contact, warnings)``; aborts with 404/400 on a missing contact or bad value.
+    """
+    values, warnings, problem = check_contact(body, require_email=replace)
+    if problem:
+        abort(error_response(400, problem))
+    with state.lock:
+        record = account.contacts.get(contact_id)
+        if record is None:
+            abort(error_response(404, messages.NOT_FOUND))
+        if "email" in values:
+            owner = account.emails.get(values["email"].lower(), contact_id)
+            if owner != contact_id:
+                abort(error_response(400, messages.EMAIL_TAKEN))
+            del account.emails[record["email"].lower()]
+            account.emails[values["email"].lower()] = contact_id
+        if replace:
+            record.update({name: None for name in CONTACT_FIELDS})
+        record.update(values)
+        return contact_echo(record), warnings
+
+
+def listed_contact_ids(account: Account) -> set[str]:
+    """Contacts that count as "on a list": at least one subscription in status normal."""
+    return {cid for (_, cid), sub in account.subscriptions.items() if sub["status"] == "normal"}
+
+
+def _select(account: Account, status: str | None) -> list[dict]:
+    listed = listed_contact_ids(account)
+    records = list(account.contacts.values())
+    if status in (None, ""):
+        records = [r for r in records if r["contactId"] in listed]
+    elif status == "unlisted":
+        records = [r for r in records if r["contactId"] not in listed]
+    elif status != "total":
+        records = [r for r in records if r["status"] == status]
+    return [contact_read(r) for r in records]
+
+
+@bp.get("")
+@bp.get("/")
+def list_contacts() -> Response:
+    """Search contacts. Without ``status`` only contacts on some list are returned;
+    ``status=total`` returns all and ``status=unlisted`` those on no list (KB-CON)."""
+    state = sandbox_state()
+    with state.lock:
+        records = _select(current_account(), request.args.get("status"))
+    try:
+        page = run_query(records, request.args, _SEARCHABLE, handled=("status",))
+    except QueryError:
+        return error_response(400, messages.BAD_PAGING)
+    return page_response("contacts", page)
+
+
+@bp.post("")
+@bp.post("/")
+def post_contacts() -> Response:
+    """Create or overwrite contacts; ``contacts`` is null when none was accepted (recorded)."""
+    items = read_items("contact", "contacts")
+    saved, warnings = save_contacts(sandbox_state(), current_account(), items)
+    return with_warnings({"contacts": saved or None}, warnings)
+
+
+@bp.get("/<contact_id>")
+def get_contact(contact_id: str) -> Response:
+    """One contact, or 404."""
+    state = sandbox_state()
+    with state.lock:
+        record = current_account().contacts.get(contact_id)
+        if record is None:
+            return error_response(404, messages.NOT_FOUND)
+        return json_response({"contact": contact_read(record)})
+
+
+@bp.post("/<contact_id>")
+def post_contact(contact_id: str) -> Response:
+    """Change only the supplied fields (status only to normal or donotcontact)."""
+    account = current_account()
+    record, warnings = change_contact(
+        sandbox_state(), account, contact_id, read_object(), replace=False
+    )
+    return with_warnings({"contact": record}, warnings)
+
+
+@bp.put("/<contact_id>")
+def put_contact(contact_id: str) -> Response:
+    """Replace the contact: email is required, every other omitted field becomes blank."""
+    account = current_account()
+    record, warnings = change_contact(
+        sandbox_state(), account, contact_id, read_object(), replace=True
+    )
+    return with_warnings({"contact": record}, warnings)
+
+
+@bp.delete("/<contact_id>")
+def delete_contact(contact_id: str) -> Response:
+    """Delete the contact and its subscriptions."""
+    state = sandbox_state()
+    account = current_account()
+    with state.lock:
+        record = account.contacts.pop(contact_id, None)
+        if record is None:
+            return error_response(404, messages.NOT_FOUND)
+        account.emails.pop(record["email"].lower(), None)
+        for key in [key for key in account.subscriptions if key[1] == contact_id]:
+            del account.subscriptions[key]
+    return json_response([])

@@ -1,0 +1,109 @@
+"""``/icp/_sandbox/*``: JSON endpoints that let tests in another process set up and inspect
+the simulator. They skip the credential checks and are not counted as API calls."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort
+
+from .api import error_response, json_response, read_object, sandbox_state
+
+bp = Blueprint("icp_sandbox_control", __name__, url_prefix="/icp/_sandbox")
+
+
+def _required(body: dict, name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or str(value) == "":
+        abort(error_response(400, f"{name} is required and must be a string"))
+    return str(value)
+
+
+def _optional(body: dict, name: str) -> str | None:
+    return None if body.get(name) is None else _required(body, name)
+
+
+@bp.post("/accounts")
+def register_account() -> Response:
+    """Register an account with one App ID enabled: ``{username, app_id, app_password,
+    lists: [names], login_password?}``; answers with its ids and lists."""
+    body = read_object()
+    names = body.get("lists", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        return error_response(400, "lists must be an array of list names")
+    state = sandbox_state()
+    with state.lock:
+        account = state.register(
+            _required(body, "username"),
+            _required(body, "app_id"),
+            _required(body, "app_password"),
+            names,
+            login_password=_optional(body, "login_password"),
+        )
+        lists = [{"listId": r["listId"], "name": r["name"]} for r in account.lists.values()]
+        return json_response(
+            {
+                "username": account.username,
+                "accountId": account.account_id,
+                "clientFolderId": account.client_folder_id,
+                "lists": lists,
+            }
+        )
+
+
+@bp.get("/faults")
+def get_faults() -> Response:
+    """The current fault knobs."""
+    return json_response(sandbox_state().faults.as_dict())
+
+
+@bp.post("/faults")
+def set_faults() -> Response:
+    """Set any of ``latency``, ``error_500_rate``, ``error_503_rate``, ``calls_per_minute``
+    (null = off) and optionally ``seed`` to restart the fault dice."""
+    body = read_object()
+    state = sandbox_state()
+    with state.lock:
+        seed = body.pop("seed", None)
+        try:
+            state.faults.update(**body)
+        except (TypeError, ValueError) as error:
+            return error_response(400, str(error))
+        if seed is not None:
+            state.rng.seed(seed)
+        return json_response(state.faults.as_dict())
+
+
+@bp.post("/password")
+def change_password() -> Response:
+    """Give an account's App IDs a new application password: ``{username, app_password}``."""
+    body = read_object()
+    try:
+        sandbox_state().change_password(
+            _required(body, "username"),
+            _required(body, "app_password"),
+            _optional(body, "app_id"),
+        )
+    except KeyError:
+        return error_response(404, "No such account or App ID")
+    return json_response({"changed": True})
+
+
+@bp.post("/delete-list")
+def delete_list() -> Response:
+    """Delete a list behind the client's back: ``{list_id}``."""
+    list_id = _required(read_object(), "list_id")
+    if not sandbox_state().delete_list(list_id):
+        return error_response(404, "No such list")
+    return json_response({"deleted": list_id})
+
+
+@bp.get("/state")
+def dump_state() -> Response:
+    """Accounts, lists, contacts, subscriptions, faults and call counters."""
+    return json_response(sandbox_state().dump())
+
+
+@bp.post("/reset")
+def reset() -> Response:
+    """Forget everything."""
+    sandbox_state().reset()
+    return json_response({"reset": True})

@@ -1,0 +1,163 @@
+"""``/icp/a/{aid}/c/{cfid}/lists``: create, read, update and delete lists."""
+
+from __future__ import annotations
+
+from flask import Response, abort, request
+
+from . import messages
+from .api import (
+    current_account,
+    error_response,
+    json_response,
+    page_response,
+    read_items,
+    read_object,
+    sandbox_state,
+    scoped_blueprint,
+    with_warnings,
+)
+from .query import QueryError, run_query
+from .records import LIST_FLAGS, LIST_KEYS, LIST_TEXT_FIELDS, as_flag, as_text, list_echo, list_read
+from .state import Account, SandboxState
+
+bp = scoped_blueprint("icp_lists", "lists")
+
+
+def check_list(item: object, *, require_name: bool) -> tuple[dict, list[str], str | None]:
+    """Sort one incoming list record into usable values, warnings and a fatal problem.
+
+    Returns:
+        ``(values, warnings, problem)``; when ``problem`` is set the record must not be saved.
+    """
+    if not isinstance(item, dict):
+        return {}, [], messages.NOT_AN_OBJECT
+    values: dict = {}
+    ignored, immutable = [], []
+    for key, raw in item.items():
+        if key in LIST_TEXT_FIELDS:
+            values[key] = as_text(raw) or ""
+        elif key in LIST_FLAGS:
+            flag = as_flag(raw)
+            if flag is None:
+                return {}, [], messages.BAD_FLAG.format(field=key)
+            values[key] = flag
+        elif key == "listId":
+            immutable.append(key)
+        else:
+            ignored.append(key)
+    if (require_name or "name" in values) and not values.get("name"):
+        return {}, [], messages.missing_field("name")
+    warnings = []
+    if ignored:
+        warnings.append(messages.IGNORED_FIELDS.format(fields=", ".join(ignored)))
+    if immutable:
+        warnings.append(messages.IMMUTABLE_FIELDS.format(fields=", ".join(immutable)))
+    return values, warnings, None
+
+
+def create_lists(
+    state: SandboxState, account: Account, items: list
+) -> tuple[list[dict], list[str]]:
+    """Create every acceptable record; the rest become warnings (the batch never fails)."""
+    created, warnings = [], []
+    with state.lock:
+        for item in items:
+            values, notes, problem = check_list(item, require_name=True)
+            warnings.extend(notes)
+            if problem:
+                warnings.append(problem)
+                continue
+            created.append(list_echo(state.add_list(account, values)))
+    return created, warnings
+
+
+def change_list(
+    state: SandboxState, account: Account, list_id: str, body: dict, *, replace: bool
+) -> tuple[dict, list[str]]:
+    """Update (POST: only the given fields) or replace (PUT) one list.
+
+    Returns:
+        ``(echoed list, warnings)``; aborts with 404/400 on a missing list or a bad value.
+    """
+    values, warnings, problem = check_list(body, require_name=replace)
+    if problem:
+        abort(error_response(400, problem))
+    with state.lock:
+        record = account.lists.get(list_id)
+        if record is None:
+            abort(error_response(404, messages.NOT_FOUND))
+        if replace:
+            record.update(
+                publicname="",
+                description="",
+                welcomeMessageId="",
+                emailOwnerOnChange=1,
+                welcomeOnManualAdd=0,
+                welcomeOnSignupAdd=0,
+            )
+        record.update(values)
+        return list_echo(record), warnings
+
+
+@bp.get("")
+@bp.get("/")
+def list_lists() -> Response:
+    """Lists of the folder; any list field works as a search term."""
+    state = sandbox_state()
+    with state.lock:
+        records = [list_read(r) for r in current_account().lists.values()]
+    try:
+        page = run_query(records, request.args, LIST_KEYS)
+    except QueryError:
+        return error_response(400, messages.BAD_PAGING)
+    return page_response("lists", page)
+
+
+@bp.post("")
+@bp.post("/")
+def post_lists() -> Response:
+    """Create lists; ``lists`` is null when none was created (like contacts, recorded)."""
+    created, warnings = create_lists(
+        sandbox_state(), current_account(), read_items("list", "lists")
+    )
+    return with_warnings({"lists": created or None}, warnings)
+
+
+@bp.get("/<list_id>")
+def get_list(list_id: str) -> Response:
+    """One list, or 404."""
+    state = sandbox_state()
+    with state.lock:
+        record = current_account().lists.get(list_id)
+        if record is None:
+            return error_response(404, messages.NOT_FOUND)
+        return json_response({"list": list_read(record)})
+
+
+@bp.post("/<list_id>")
+def post_list(list_id: str) -> Response:
+    """Change only the supplied fields."""
+    record, warnings = change_list(
+        sandbox_state(), current_account(), list_id, read_object(), replace=False
+    )
+    return with_warnings({"list": record}, warnings)
+
+
+@bp.put("/<list_id>")
+def put_list(list_id: str) -> Response:
+    """Replace the list; omitted fields return to their defaults."""
+    record, warnings = change_list(
+        sandbox_state(), current_account(), list_id, read_object(), replace=True
+    )
+    return with_warnings({"list": record}, warnings)
+
+
+@bp.delete("/<list_id>")
+def delete_list(list_id: str) -> Response:
+    """Delete the list and its subscriptions; the recorded answer is an empty array."""
+    state = sandbox_state()
+    with state.lock:
+        if list_id not in current_account().lists:
+            return error_response(404, messages.NOT_FOUND)
+        state.delete_list(list_id)
+    return json_response([])

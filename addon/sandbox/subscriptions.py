@@ -1,0 +1,200 @@
+"""``/icp/a/{aid}/c/{cfid}/subscriptions``: put contacts on lists, change or move them.
+
+There is no DELETE (KB-SUB): a subscriber leaves a list by a POST of
+``{"status": "unsubscribed"}`` to ``subscriptions/{listId}_{contactId}``.
+"""
+
+from __future__ import annotations
+
+from flask import Response, abort, request
+
+from . import messages
+from .api import (
+    current_account,
+    error_response,
+    json_response,
+    page_response,
+    read_items,
+    read_object,
+    sandbox_state,
+    scoped_blueprint,
+    with_warnings,
+)
+from .query import QueryError, run_query
+from .records import SUBSCRIPTION_KEYS, SUBSCRIPTION_STATUSES, add_date, as_id, subscription_view
+from .state import Account, SandboxState
+
+bp = scoped_blueprint("icp_subscriptions", "subscriptions")
+# Accepted on create without effect (no confirmation mails are sent here).
+_ACCEPTED_EXTRAS = ("confirmationMessageId",)
+_READ_ONLY = ("subscriptionId", "addDate")
+
+
+def _check_id(account: Account, item: dict, name: str) -> tuple[str | None, str | None]:
+    if item.get(name) in (None, ""):
+        return None, messages.missing_field(name)
+    value = as_id(item[name])
+    known = account.lists if name == "listId" else account.contacts
+    if value is None or value not in known:
+        return None, messages.BAD_ID.format(field=name, value=item[name])
+    return value, None
+
+
+def check_subscription(account: Account, item: object) -> tuple[tuple, list[str], str | None]:
+    """Validate one subscription record against the account's lists and contacts.
+
+    Returns:
+        ``((listId, contactId, status), warnings, problem)``; skip the record on ``problem``.
+    """
+    if not isinstance(item, dict):
+        return (), [], messages.NOT_AN_OBJECT
+    list_id, problem = _check_id(account, item, "listId")
+    if problem:
+        return (), [], problem
+    contact_id, problem = _check_id(account, item, "contactId")
+    if problem:
+        return (), [], problem
+    status = item.get("status")
+    if status in (None, ""):
+        return (), [], messages.missing_field("status")
+    if status not in SUBSCRIPTION_STATUSES:
+        return (), [], messages.BAD_SUBSCRIPTION_STATUS
+    known = ("listId", "contactId", "status", *_ACCEPTED_EXTRAS)
+    warnings = _field_warnings([key for key in item if key not in known])
+    return (list_id, contact_id, status), warnings, None
+
+
+def _field_warnings(keys: list[str]) -> list[str]:
+    immutable = [key for key in keys if key in _READ_ONLY]
+    ignored = [key for key in keys if key not in _READ_ONLY]
+    warnings = []
+    if ignored:
+        warnings.append(messages.IGNORED_FIELDS.format(fields=", ".join(ignored)))
+    if immutable:
+        warnings.append(messages.IMMUTABLE_FIELDS.format(fields=", ".join(immutable)))
+    return warnings
+
+
+def subscribe(state: SandboxState, account: Account, items: list) -> tuple[list[dict], list[str]]:
+    """Create each subscription, or set the status of one that exists (an assumption: no
+    source documents re-posting a pair; 200 + upsert is what clients appear to expect)."""
+    saved, warnings = [], []
+    with state.lock:
+        for item in items:
+            fields, notes, problem = check_subscription(account, item)
+            warnings.extend(notes)
+            if problem:
+                warnings.append(problem)
+                continue
+            list_id, contact_id, status = fields
+            record = account.subscriptions.get((list_id, contact_id))
+            if record is None:
+                record = _new_subscription(list_id, contact_id, status)
+                account.subscriptions[(list_id, contact_id)] = record
+            record["status"] = status
+            saved.append(subscription_view(record))
+    return saved, warnings
+
+
+def _new_subscription(list_id: str, contact_id: str, status: str) -> dict:
+    return {
+        "addDate": add_date(),
+        "contactId": contact_id,
+        "listId": list_id,
+        "status": status,
+        "subscriptionId": f"{list_id}_{contact_id}",
+    }
+
+
+def _existing(account: Account, subscription_id: str) -> dict:
+    list_id, _, contact_id = subscription_id.partition("_")
+    record = account.subscriptions.get((list_id, contact_id))
+    if record is None:
+        abort(error_response(404, messages.NOT_FOUND))
+    return record
+
+
+def change_status(
+    state: SandboxState, account: Account, subscription_id: str, body: dict
+) -> tuple[dict, list[str]]:
+    """Set the status of one subscription (the documented way to unsubscribe)."""
+    with state.lock:
+        record = _existing(account, subscription_id)
+        keys = [key for key in body if key != "status"]
+        warnings = _field_warnings([key for key in keys if key not in ("listId", "contactId")])
+        moved = [key for key in keys if key in ("listId", "contactId")]
+        if moved:
+            warnings.append(messages.IMMUTABLE_FIELDS.format(fields=", ".join(moved)))
+        if "status" in body:
+            if body["status"] not in SUBSCRIPTION_STATUSES:
+                abort(error_response(400, messages.BAD_SUBSCRIPTION_STATUS))
+            record["status"] = body["status"]
+        return subscription_view(record), warnings
+
+
+def move(
+    state: SandboxState, account: Account, subscription_id: str, body: dict
+) -> tuple[dict, list[str]]:
+    """Move one subscription to the list named by ``body["listId"]`` (status kept)."""
+    with state.lock:
+        record = _existing(account, subscription_id)
+        list_id, problem = _check_id(account, body, "listId")
+        if list_id is None:
+            abort(error_response(400, problem or messages.NOT_FOUND))
+        warnings = _field_warnings([key for key in body if key != "listId"])
+        contact_id = record["contactId"]
+        del account.subscriptions[(record["listId"], contact_id)]
+        moved = _new_subscription(list_id, contact_id, record["status"])
+        account.subscriptions[(list_id, contact_id)] = moved
+        return subscription_view(moved), warnings
+
+
+@bp.get("")
+@bp.get("/")
+def list_subscriptions() -> Response:
+    """Subscriptions, searchable by ``listId``, ``contactId``, ``status`` and the rest."""
+    state = sandbox_state()
+    with state.lock:
+        records = [subscription_view(r) for r in current_account().subscriptions.values()]
+    try:
+        page = run_query(records, request.args, SUBSCRIPTION_KEYS)
+    except QueryError:
+        return error_response(400, messages.BAD_PAGING)
+    return page_response("subscriptions", page)
+
+
+@bp.post("")
+@bp.post("/")
+def post_subscriptions() -> Response:
+    """Subscribe; unknown lists or contacts become warnings (the batch never fails)."""
+    items = read_items("subscription", "subscriptions")
+    saved, warnings = subscribe(sandbox_state(), current_account(), items)
+    return with_warnings({"subscriptions": saved or None}, warnings)
+
+
+@bp.get("/<subscription_id>")
+def get_subscription(subscription_id: str) -> Response:
+    """One subscription by ``{listId}_{contactId}``, or 404."""
+    state = sandbox_state()
+    with state.lock:
+        return json_response(
+            {"subscription": subscription_view(_existing(current_account(), subscription_id))}
+        )
+
+
+@bp.post("/<subscription_id>")
+def post_subscription(subscription_id: str) -> Response:
+    """Change only the supplied fields: in practice ``{"status": "unsubscribed"}``."""
+    record, warnings = change_status(
+        sandbox_state(), current_account(), subscription_id, read_object()
+    )
+    return with_warnings({"subscription": record}, warnings)
+
+
+@bp.put("/<subscription_id>")
+def put_subscription(subscription_id: str) -> Response:
+    """Move to another list; only API-Version 2.2 can do this (KB-SUB)."""
+    if request.headers.get("API-Version", "").strip() != "2.2":
+        return error_response(501, messages.MOVE_NEEDS_2_2)
+    record, warnings = move(sandbox_state(), current_account(), subscription_id, read_object())
+    return with_warnings({"subscription": record}, warnings)
