@@ -14,6 +14,7 @@ import logging
 
 from rq import SimpleWorker, Worker
 
+from addon.sweeper import start_sweeper
 from wsgi import create_app
 
 
@@ -37,7 +38,12 @@ def main(argv: list[str] | None = None) -> None:
     worker = worker_class(
         [queue], connection=queue.connection, job_class=queue.job_class, name=args.name
     )
-    worker.work(with_scheduler=True, burst=args.burst)
+    stop_sweeper = None if args.burst else start_sweeper(app)
+    try:
+        worker.work(with_scheduler=True, burst=args.burst)
+    finally:
+        if stop_sweeper is not None:
+            stop_sweeper.set()
 
 
 if __name__ == "__main__":

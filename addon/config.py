@@ -34,6 +34,12 @@ ADDON_LOG_LIMIT = 1000
 #: Deliveries one worker claims at a time; a claim is a lease that expires after this many seconds.
 ADDON_CLAIM_BATCH = 200
 ADDON_LEASE_SECONDS = 300
+#: One drain job works at most this long, then hands the rest to a fresh job (fairness).
+ADDON_DRAIN_SECONDS = 60
+#: How often a worker's sweeper looks for work that waited too long (lost jobs, dead workers).
+ADDON_SWEEP_INTERVAL = 30
+#: Temporary failures are retried with backoff for this long before the entry fails.
+ADDON_RETRY_WINDOW = 24 * 3600
 #: Base template the add-on's pages extend, so they sit inside the host's layout.
 ADDON_BASE_TEMPLATE = "addon/_standalone.html"
 #: Set False when the host page already loads htmx 2.

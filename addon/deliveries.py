@@ -29,7 +29,6 @@ PROSPECT = "prospect.created"
 # Retry backoff: first wait, cap; jitter spreads a burst of retries.
 RETRY_BASE_SECONDS = 30
 RETRY_CAP_SECONDS = 3600
-RETRY_WINDOW_SECONDS = 24 * 3600
 
 
 def expand_events(marketplace_id: str, limit: int = 500) -> dict[int, dt.datetime]:
@@ -182,6 +181,16 @@ def release(delivery: Delivery, message: str) -> None:
     delivery.lease_owner = delivery.lease_until = None
 
 
+def release_all(owner: str) -> None:
+    """Give back every delivery still leased by ``owner`` (a drain that stops early)."""
+    session().execute(
+        update(Delivery)
+        .where(Delivery.lease_owner == owner, Delivery.status == PENDING)
+        .values(lease_owner=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def retry_later(
     delivery: Delivery, reason: str, retry_after: float | None, detail: dict | None
 ) -> dt.datetime | None:
@@ -194,7 +203,7 @@ def retry_later(
     if detail is not None:
         delivery.detail = detail
     now = utcnow()
-    window = dt.timedelta(seconds=int(config().get("ADDON_RETRY_WINDOW", RETRY_WINDOW_SECONDS)))
+    window = dt.timedelta(seconds=int(config()["ADDON_RETRY_WINDOW"]))
     backoff = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** (delivery.attempts - 1))
     wait = max(retry_after or 0, backoff * random.uniform(0.5, 1.0))
     next_at = now + dt.timedelta(seconds=wait)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 
 from sqlalchemy import select
 
@@ -51,18 +52,37 @@ def drain_integration(integration_id: int) -> str:
     provider = get_provider(integration.provider)
     client = client_for(integration)
     owner = deliveries.new_owner()
+    try:
+        done = _drain(integration, provider, client, owner)
+    except BaseException:
+        # Give the leases back at once rather than making the work wait for them to expire.
+        db.rollback()
+        deliveries.release_all(owner)
+        db.commit()
+        raise
+    prune_logs(integration.marketplace_id)
+    return done
+
+
+def _drain(integration: Integration, provider, client, owner: str) -> str:
+    db = session()
     done = 0
+    deadline = time.monotonic() + float(config()["ADDON_DRAIN_SECONDS"])
     while True:
-        batch = deliveries.claim(integration_id, owner, int(config()["ADDON_CLAIM_BATCH"]))
+        if time.monotonic() > deadline:
+            # Long backlog: give other integrations' jobs a turn, continue in a fresh job.
+            enqueue_drain(state().queue, integration.id)
+            break
+        batch = deliveries.claim(integration.id, owner, int(config()["ADDON_CLAIM_BATCH"]))
         if not batch:
             break
         for delivery in batch:
             if not apply_delivery(delivery, integration, provider, client):
+                deliveries.release_all(owner)
                 db.commit()
                 return f"held after {done} deliveries: {integration.status_reason}"
             db.commit()
             done += 1
-    prune_logs(integration.marketplace_id)
     return f"applied {done} deliveries"
 
 
@@ -126,7 +146,7 @@ def sweep() -> str:
 
     The safety net for jobs lost to a Redis outage or a killed worker.
     """
-    stale = deliveries.utcnow() - dt.timedelta(seconds=30)
+    stale = deliveries.utcnow() - dt.timedelta(seconds=int(config()["ADDON_SWEEP_INTERVAL"]))
     db = session()
     events = db.execute(
         select(Event.marketplace_id, Event.id)

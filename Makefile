@@ -1,0 +1,41 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 5000
+
+.PHONY: demo test lint typecheck pytest faults bench clean
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,test]'
+	touch $@
+
+## Run the demo storefront with the add-on, a worker, the iContact simulator and Redis.
+demo: $(VENV)/.installed
+	PORT=$(PORT) $(PY) demo/run.py
+
+## Lint, type-check and run the whole test suite.
+test: $(VENV)/.installed lint typecheck pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check addon tests bench worker.py wsgi.py demo
+	$(VENV)/bin/ruff format --check addon tests bench worker.py wsgi.py demo
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy addon
+
+pytest: $(VENV)/.installed
+	$(VENV)/bin/pytest tests -q
+
+## The fault suite on its own (thousands of events through real Redis, workers and faults).
+faults: $(VENV)/.installed
+	FAULT_EVENTS=$${FAULT_EVENTS:-5000} $(VENV)/bin/pytest tests/faults -q -s
+
+## The throughput benchmark; prints its figures.
+bench: $(VENV)/.installed
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info test-results
