@@ -23,33 +23,27 @@ from flask import (
     url_for,
 )
 
+from sqlalchemy import event as sa_event
+
 from addon import IntegrationEngine, InvalidEvent
+from addon import config as addon_config
 from addon.events import PURCHASE_TYPES
 from addon.triggers import TRIGGERS
 
-# Settings read from environment variables of the same name.
-ENV_KEYS = (
-    "SECRET_KEY",
-    "SQLALCHEMY_DATABASE_URI",
-    "ADDON_URL_PREFIX",
-    "ADDON_REDIS_URL",
-    "ADDON_QUEUE",
-    "ADDON_ICONTACT_API_URL",
-    "ADDON_ICONTACT_APP_ID",
-    "ADDON_ICONTACT_REGISTER_URL",
-    "ADDON_ENCRYPTION_KEY",
-    "ADDON_WEBHOOK_SECRET",
-    "ADDON_PROSPECT_DELAY",
-    "ADDON_LOG_LIMIT",
-    "ADDON_WEBHOOK_TOLERANCE",
-    "ADDON_ICONTACT_CALLS_PER_MINUTE",
-)
-_INT_KEYS = {
-    "ADDON_PROSPECT_DELAY",
-    "ADDON_LOG_LIMIT",
-    "ADDON_WEBHOOK_TOLERANCE",
-    "ADDON_ICONTACT_CALLS_PER_MINUTE",
-}
+# Settings read from environment variables of the same name (plus every ADDON_* variable).
+ENV_KEYS = ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI")
+
+
+def _from_env(value: str, default: Any) -> Any:
+    """Convert an environment string to the type of the setting's default."""
+    if isinstance(default, bool):
+        return value.lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(value)
+    if isinstance(default, float):
+        return float(value)
+    return value
+
 
 # Two merchants, each with a marketplace of their own, to show that each sees only theirs.
 MARKETPLACES: dict[str, dict[str, Any]] = {
@@ -88,10 +82,9 @@ def load_config(app: Flask, config: dict[str, Any] | None) -> None:
         SQLALCHEMY_DATABASE_URI="sqlite:///" + os.path.join(app.instance_path, "demo.db"),
         ADDON_BASE_TEMPLATE="demo/addon_base.html",
     )
-    for key in ENV_KEYS:
-        value = os.environ.get(key)
-        if value:
-            app.config[key] = int(value) if key in _INT_KEYS else value
+    for key, value in os.environ.items():
+        if value and (key in ENV_KEYS or key.startswith("ADDON_")):
+            app.config[key] = _from_env(value, getattr(addon_config, key, None))
     if config:
         app.config.update(config)
     if not app.config.get("SECRET_KEY"):
@@ -122,9 +115,24 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return marketplace["products"].get(str(product_id)) if marketplace else None
 
     with app.app_context():
+        if engine.db.engine.dialect.name == "sqlite":
+            _tune_sqlite(engine.db.engine)
         engine.create_all()
     _register_storefront(app, engine)
     return app
+
+
+def _tune_sqlite(db_engine) -> None:
+    """WAL and a busy timeout, so the web app and several workers can share one file."""
+
+    @sa_event.listens_for(db_engine, "connect")
+    def _pragmas(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    db_engine.dispose()
 
 
 def _register_storefront(app: Flask, engine: IntegrationEngine) -> None:
