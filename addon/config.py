@@ -17,6 +17,10 @@ ADDON_ICONTACT_API_URL = "https://app.icontact.com/icp"
 ADDON_ICONTACT_APP_ID = "addon-icontact-app"
 #: Where merchants enable that App ID and pick an application password.
 ADDON_ICONTACT_REGISTER_URL = "https://app.icontact.com/icp/core/externallogin"
+#: The merchant's iContact allowance, shared by every worker through Redis.
+ADDON_ICONTACT_CALLS_PER_MINUTE = 60
+#: Contact lookups one worker runs at the same time.
+ADDON_ICONTACT_CONCURRENCY = 8
 #: Seconds before one iContact API call gives up (connect, read).
 ADDON_ICONTACT_TIMEOUT = (5.0, 20.0)
 #: Fernet key (or comma-separated keys, newest first) that encrypts stored credentials.
@@ -34,6 +38,8 @@ ADDON_LOG_LIMIT = 1000
 #: Deliveries one worker claims at a time; a claim is a lease that expires after this many seconds.
 ADDON_CLAIM_BATCH = 200
 ADDON_LEASE_SECONDS = 300
+#: A large backlog of one integration is shared by up to this many drain jobs (workers).
+ADDON_PARALLEL_DRAINS = 4
 #: One drain job works at most this long, then hands the rest to a fresh job (fairness).
 ADDON_DRAIN_SECONDS = 60
 #: How often a worker's sweeper looks for work that waited too long (lost jobs, dead workers).

@@ -31,13 +31,16 @@ RETRY_BASE_SECONDS = 30
 RETRY_CAP_SECONDS = 3600
 
 
-def expand_events(marketplace_id: str, limit: int = 500) -> dict[int, dt.datetime]:
+def expand_events(
+    marketplace_id: str, limit: int = 500
+) -> tuple[int, dict[int, tuple[dt.datetime, int]]]:
     """Match rules for the marketplace's unexpanded events, oldest first, and write deliveries.
 
     Each event is claimed with a conditional update, so two workers never expand it twice.
 
     Returns:
-        ``{integration_id: earliest due time}`` of the deliveries written.
+        How many events were looked at, and ``{integration_id: (earliest due time, count)}``
+        of the deliveries written.
     """
     db = session()
     pending = db.scalars(
@@ -46,7 +49,7 @@ def expand_events(marketplace_id: str, limit: int = 500) -> dict[int, dt.datetim
         .order_by(Event.created_at, Event.id)
         .limit(limit)
     ).all()
-    due: dict[int, dt.datetime] = {}
+    due: dict[int, tuple[dt.datetime, int]] = {}
     now = utcnow()
     for event in pending:
         claimed = db.execute(
@@ -59,11 +62,10 @@ def expand_events(marketplace_id: str, limit: int = 500) -> dict[int, dt.datetim
         for rule, trigger in match_rules(event):
             delivery = new_delivery(event, rule, trigger)
             db.add(delivery)
-            due[rule.integration_id] = min(
-                due.get(rule.integration_id, delivery.next_attempt_at), delivery.next_attempt_at
-            )
+            first, count = due.get(rule.integration_id, (delivery.next_attempt_at, 0))
+            due[rule.integration_id] = (min(first, delivery.next_attempt_at), count + 1)
     db.commit()
-    return due
+    return len(pending), due
 
 
 def new_delivery(event: Event, rule: Rule, trigger: str) -> Delivery:

@@ -26,6 +26,7 @@ from .providers import (
     get_provider,
 )
 from .queue import enqueue_drain
+from .ratelimit import TokenBucket
 from .state import config, session, state
 
 MAX_LABEL = 100
@@ -53,16 +54,30 @@ def list_integrations(marketplace_id: str) -> list[Integration]:
     return list(session().scalars(query))
 
 
-def client_for(integration: Integration, password: str | None = None):
-    """A provider client for the integration's stored (or the given) credentials."""
+def client_for(integration: Integration, max_wait: float | None = 15.0):
+    """A provider client for the integration's stored credentials, paced by the shared limiter.
+
+    Args:
+        max_wait: how long a call may wait for the account's allowance (None: workers wait
+            as long as needed; a web request gives up after 15 s).
+    """
     provider = get_provider(integration.provider)
-    secret = password if password is not None else state().vault.decrypt(integration.secret)
+    queue = state().queue
+    throttle = None
+    if queue is not None:
+        throttle = TokenBucket(
+            queue.connection,
+            f"addon:ratelimit:{integration.provider}:{integration.account_id}",
+            int(config()["ADDON_ICONTACT_CALLS_PER_MINUTE"]),
+            max_wait=max_wait,
+        )
     return provider.make_client(
         config(),
         integration.username,
-        secret,
+        state().vault.decrypt(integration.secret),
         account_id=integration.account_id,
         client_folder_id=integration.client_folder_id,
+        throttle=throttle,
     )
 
 

@@ -1,43 +1,66 @@
-"""RQ job functions (module level, so workers import them by name) and their enqueueing."""
+"""RQ job functions, at module level so workers import them by name.
+
+``process_marketplace`` turns a marketplace's new events into deliveries; ``drain_integration``
+applies an integration's due deliveries in batches; ``sweep`` re-enqueues what waited too long.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import time
 
 from sqlalchemy import select
 
 from . import deliveries
+from .contacts import known_contacts, remember_contacts
 from .integrations import client_for, mark_needs_attention
 from .logs import prune_logs
 from .models import CONNECTED, FAILED, Delivery, Event, Integration
 from .providers import (
+    Action,
     InvalidData,
     NotFound,
+    Outcome,
     ProviderError,
     RejectedCredentials,
     TemporaryFailure,
     get_provider,
 )
-from .queue import enqueue_drain, enqueue_event
+from .queue import drain_flag, enqueue_drain, enqueue_expand, expand_flag
 from .state import config, session, state
 
 log = logging.getLogger("addon.jobs")
 
 
-def process_event(event_pk: int) -> str:
-    """Expand the event's marketplace's waiting events into deliveries, then apply them."""
-    event = session().get(Event, event_pk)
-    if event is None:
-        return "event not found"
-    due = deliveries.expand_events(event.marketplace_id)
+def process_marketplace(marketplace_id: str) -> str:
+    """Expand the marketplace's waiting events into deliveries, then start applying them."""
+    queue = state().queue
+    if queue is not None:
+        # Cleared before reading, so an event committed from now on enqueues a fresh job.
+        queue.connection.delete(expand_flag(marketplace_id))
+    due: dict[int, tuple[dt.datetime, int]] = {}
+    while True:
+        expanded, found = deliveries.expand_events(marketplace_id)
+        if not expanded:
+            break
+        for integration_id, (when, count) in found.items():
+            first, total = due.get(integration_id, (when, 0))
+            due[integration_id] = (min(first, when), total + count)
     now = deliveries.utcnow()
-    for integration_id, when in due.items():
+    batch = int(config()["ADDON_CLAIM_BATCH"])
+    for integration_id, (when, count) in due.items():
+        if when > now:
+            enqueue_drain(queue, integration_id, at=when)
+            continue
+        # A big backlog is shared by several drain jobs (several workers); claims keep order.
+        helpers = min(int(config()["ADDON_PARALLEL_DRAINS"]), math.ceil(count / batch)) - 1
+        for _ in range(max(0, helpers)):
+            enqueue_drain(queue, integration_id, coalesce=False)
+    for integration_id, (when, _count) in due.items():
         if when <= now:
             drain_integration(integration_id)
-        else:
-            enqueue_drain(state().queue, integration_id, at=when)
     return f"expanded into work for {len(due)} integration(s)"
 
 
@@ -49,11 +72,13 @@ def drain_integration(integration_id: int) -> str:
         return "integration gone"
     if integration.status != CONNECTED:
         return "held: the integration needs attention"
-    provider = get_provider(integration.provider)
-    client = client_for(integration)
+    queue = state().queue
+    if queue is not None:
+        queue.connection.delete(drain_flag(integration_id))
+    client = client_for(integration, max_wait=None)
     owner = deliveries.new_owner()
     try:
-        done = _drain(integration, provider, client, owner)
+        summary = _drain(integration, client, owner)
     except BaseException:
         # Give the leases back at once rather than making the work wait for them to expire.
         db.rollback()
@@ -61,84 +86,103 @@ def drain_integration(integration_id: int) -> str:
         db.commit()
         raise
     prune_logs(integration.marketplace_id)
-    return done
+    return summary
 
 
-def _drain(integration: Integration, provider, client, owner: str) -> str:
-    db = session()
+def _claim_size(integration: Integration) -> int:
+    # A batch must finish well inside its lease even at the account's call allowance.
+    allowance = int(config()["ADDON_ICONTACT_CALLS_PER_MINUTE"])
+    return max(10, min(int(config()["ADDON_CLAIM_BATCH"]), allowance // 2))
+
+
+def _drain(integration: Integration, client, owner: str) -> str:
     done = 0
     deadline = time.monotonic() + float(config()["ADDON_DRAIN_SECONDS"])
     while True:
         if time.monotonic() > deadline:
             # Long backlog: give other integrations' jobs a turn, continue in a fresh job.
-            enqueue_drain(state().queue, integration.id)
+            enqueue_drain(state().queue, integration.id, coalesce=False)
             break
-        batch = deliveries.claim(integration.id, owner, int(config()["ADDON_CLAIM_BATCH"]))
+        batch = deliveries.claim(integration.id, owner, _claim_size(integration))
         if not batch:
             break
-        for delivery in batch:
-            if not apply_delivery(delivery, integration, provider, client):
-                deliveries.release_all(owner)
-                db.commit()
-                return f"held after {done} deliveries: {integration.status_reason}"
-            db.commit()
-            done += 1
+        if not apply_batch(batch, integration, client):
+            deliveries.release_all(owner)
+            session().commit()
+            return f"held after {done} deliveries: {integration.status_reason}"
+        session().commit()
+        done += len(batch)
     return f"applied {done} deliveries"
 
 
-def apply_delivery(delivery: Delivery, integration: Integration, provider, client) -> bool:
-    """Apply one delivery and record its outcome on it.
+def apply_batch(batch: list[Delivery], integration: Integration, client) -> bool:
+    """Apply claimed deliveries together and record each one's own outcome.
 
     Returns:
-        False when the integration's credentials were rejected (the delivery is held and
-        the caller stops), else True.
+        False when the provider rejected the credentials: the integration needs attention
+        and the batch is held (not failed); else True.
     """
-    verdict = deliveries.precheck(delivery)
-    if verdict is not None:
-        deliveries.finish(delivery, *verdict)
+    actions: list[Action] = []
+    by_key: dict[int, Delivery] = {}
+    for delivery in batch:
+        verdict = deliveries.precheck(delivery)
+        if verdict is not None:
+            deliveries.finish(delivery, *verdict)
+            continue
+        customer = dict(delivery.event.payload["customer"])
+        actions.append(Action(delivery.id, delivery.action, customer, delivery.list_id))
+        by_key[delivery.id] = delivery
+    if not actions:
         return True
+    provider = get_provider(integration.provider)
+    known = known_contacts(integration.id, (a.email_key for a in actions))
     client.transcript = []
-    customer = dict(delivery.event.payload["customer"])
     try:
-        if delivery.action == "add":
-            outcome = provider.add_subscriber(client, customer, delivery.list_id)
-        else:
-            outcome = provider.remove_subscriber(client, delivery.email, delivery.list_id)
+        result = provider.apply_actions(
+            client,
+            actions,
+            known,
+            lookup_threads=int(config()["ADDON_ICONTACT_CONCURRENCY"]),
+        )
     except RejectedCredentials as exc:
         mark_needs_attention(integration, str(exc))
-        deliveries.release(
-            delivery, "held: iContact rejected the credentials; fix the integration to resume"
-        )
+        for delivery in by_key.values():
+            deliveries.release(
+                delivery, "held: iContact rejected the credentials; fix the integration to resume"
+            )
         return False
     except TemporaryFailure as exc:
-        next_at = deliveries.retry_later(delivery, str(exc), exc.retry_after, _detail(client))
-        if next_at is not None:
-            enqueue_drain(state().queue, integration.id, at=next_at)
+        detail = {"calls": client.transcript[-5:]}
+        retry_at = None
+        for delivery in by_key.values():
+            next_at = deliveries.retry_later(delivery, str(exc), exc.retry_after, detail)
+            retry_at = min(retry_at or next_at, next_at) if next_at else retry_at
+        if retry_at is not None:
+            enqueue_drain(state().queue, integration.id, at=retry_at, coalesce=False)
         return True
-    except NotFound as exc:
+    remember_contacts(integration.id, result.learned, result.forgotten, known)
+    for key, delivery in by_key.items():
+        record_outcome(delivery, result.outcomes.get(key))
+    return True
+
+
+def record_outcome(delivery: Delivery, outcome: Outcome | ProviderError | None) -> None:
+    """Write one delivery's result, with advice a merchant can act on for failures."""
+    if isinstance(outcome, Outcome):
+        deliveries.finish(delivery, outcome.status, outcome.message, outcome.detail)
+    elif isinstance(outcome, NotFound):
         deliveries.finish(
             delivery,
             FAILED,
             f"The list {delivery.list_name!r} ({delivery.list_id}) was not found in iContact: "
-            f"{exc}. Refresh the lists and point the rule at an existing list.",
-            _detail(client),
+            f"{outcome}. Refresh the lists and point the rule at an existing list.",
         )
-        return True
-    except InvalidData as exc:
-        deliveries.finish(
-            delivery, FAILED, f"iContact refused the data: {exc}", _detail(client)
-        )
-        return True
-    except ProviderError as exc:
-        deliveries.finish(delivery, FAILED, str(exc), _detail(client))
-        return True
-    outcome.detail.update(_detail(client))
-    deliveries.finish(delivery, outcome.status, outcome.message, outcome.detail)
-    return True
-
-
-def _detail(client) -> dict:
-    return {"calls": list(client.transcript)}
+    elif isinstance(outcome, InvalidData):
+        deliveries.finish(delivery, FAILED, f"iContact refused the data: {outcome}")
+    elif isinstance(outcome, ProviderError):
+        deliveries.finish(delivery, FAILED, str(outcome))
+    else:  # pragma: no cover - every action gets an outcome; fail loudly rather than lose it
+        deliveries.finish(delivery, FAILED, "No outcome was recorded for this action")
 
 
 def sweep() -> str:
@@ -146,20 +190,24 @@ def sweep() -> str:
 
     The safety net for jobs lost to a Redis outage or a killed worker.
     """
+    queue = state().queue
     stale = deliveries.utcnow() - dt.timedelta(seconds=int(config()["ADDON_SWEEP_INTERVAL"]))
     db = session()
-    events = db.execute(
-        select(Event.marketplace_id, Event.id)
-        .where(Event.expanded_at.is_(None), Event.created_at < stale)
-        .order_by(Event.created_at)
-    ).all()
-    seen = set()
-    for marketplace_id, event_pk in events:
-        if marketplace_id not in seen:
-            seen.add(marketplace_id)
-            enqueue_event(state().queue, event_pk)
+    marketplaces = list(
+        db.scalars(
+            select(Event.marketplace_id)
+            .where(Event.expanded_at.is_(None), Event.created_at < stale)
+            .distinct()
+        )
+    )
+    for marketplace_id in marketplaces:
+        enqueue_expand(queue, marketplace_id, coalesce=False)
     integrations = deliveries.integration_ids_with_due_work()
     for integration_id in integrations:
-        enqueue_drain(state().queue, integration_id)
+        enqueue_drain(queue, integration_id, coalesce=False)
     db.commit()
-    return f"re-enqueued {len(seen)} marketplace(s) and {len(integrations)} integration(s)"
+    return (
+        f"re-enqueued {len(marketplaces)} marketplace(s) and {len(integrations)} integration(s)"
+    )
+
+

@@ -190,3 +190,17 @@ class Delivery(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     event: Mapped[Event] = relationship()
+
+
+class CachedContact(Base):
+    """Email → provider contact id, per integration: a returning customer costs no lookup."""
+
+    __tablename__ = "addon_contact"
+    __table_args__ = (UniqueConstraint("integration_id", "email_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    integration_id: Mapped[int] = mapped_column(
+        ForeignKey("addon_integration.id", ondelete="CASCADE")
+    )
+    email_key: Mapped[str] = mapped_column(String(254))
+    contact_id: Mapped[str] = mapped_column(String(32))

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from .events import validate_event
 from .models import Event, utcnow
-from .queue import enqueue_event
+from .queue import enqueue_expand
 from .state import session as db_session
 from .state import state
 
@@ -72,7 +72,7 @@ def record(
         # Join the caller's transaction: the job is enqueued only if it commits.
         session.add(event)
         session.flush()
-        session.info.setdefault(_PENDING_KEY, []).append(event.id)
+        session.info.setdefault(_PENDING_KEY, set()).add(event.marketplace_id)
         return data["id"], True
     session.add(event)
     try:
@@ -81,7 +81,7 @@ def record(
         # Another request stored the same event id first: acknowledge, don't double.
         session.rollback()
         return data["id"], False
-    enqueue_event(state().queue, event.id)
+    enqueue_expand(state().queue, event.marketplace_id)
     return data["id"], True
 
 
@@ -106,8 +106,8 @@ def _note_write(session: Session, _flush_context) -> None:
 def _enqueue_committed(session: Session) -> None:
     session.info.pop(_WROTE_KEY, None)
     pending = session.info.pop(_PENDING_KEY, None)
-    for event_pk in pending or ():
-        enqueue_event(state().queue, event_pk)
+    for marketplace_id in sorted(pending or ()):
+        enqueue_expand(state().queue, marketplace_id)
 
 
 @sa_event.listens_for(Session, "after_rollback")

@@ -15,6 +15,9 @@ from rq.job import Job
 
 log = logging.getLogger("addon.queue")
 
+#: A coalescing flag outlives a lost job by at most this long (then the next event re-enqueues).
+FLAG_SECONDS = 300
+
 
 class AppJob(Job):
     """Pushes an app context around each job, so jobs use the app's config and database."""
@@ -60,19 +63,61 @@ def safe_enqueue(queue: Queue | None, func, *args, job_id: str | None = None, at
         return None
 
 
-def enqueue_event(queue: Queue | None, event_pk: int) -> None:
-    """Hand a stored event to the workers; a Redis outage leaves it for the sweeper."""
+def expand_flag(marketplace_id: str) -> str:
+    return f"addon:queued:expand:{marketplace_id}"
+
+
+def drain_flag(integration_id: int) -> str:
+    return f"addon:queued:drain:{integration_id}"
+
+
+def _first_to_flag(queue: Queue, flag: str) -> bool:
+    """Whether no job for ``flag`` is queued yet (and mark one as queued).
+
+    A burst of events then costs one job, not one per event; the job clears the flag before
+    it reads, so nothing committed after that is missed. The expiry covers a lost job.
+    """
+    return bool(queue.connection.set(flag, "1", nx=True, ex=FLAG_SECONDS))
+
+
+def enqueue_expand(queue: Queue | None, marketplace_id: str, coalesce: bool = True) -> None:
+    """Ask a worker to match rules for the marketplace's new events and apply them.
+
+    A Redis outage leaves the events stored for the sweeper.
+    """
+    if queue is None:
+        return
+    try:
+        if coalesce and not _first_to_flag(queue, expand_flag(marketplace_id)):
+            return
+    except (RedisError, OSError) as exc:
+        log.warning("Redis unavailable, events of %s left for the sweeper: %s", marketplace_id, exc)
+        return
     safe_enqueue(
         queue,
-        "addon.jobs.process_event",
-        event_pk,
-        job_id=f"addon-event-{event_pk}",
-        description=f"addon: match rules for event #{event_pk} and apply them",
+        "addon.jobs.process_marketplace",
+        marketplace_id,
+        description=f"addon: match rules for new events of marketplace {marketplace_id}",
     )
 
 
-def enqueue_drain(queue: Queue | None, integration_id: int, at: dt.datetime | None = None) -> None:
+def enqueue_drain(
+    queue: Queue | None,
+    integration_id: int,
+    at: dt.datetime | None = None,
+    coalesce: bool = True,
+) -> None:
     """Ask a worker to apply an integration's due deliveries, now or at ``at`` (naive UTC)."""
+    if queue is None:
+        return
+    if at is None and coalesce:
+        try:
+            if not _first_to_flag(queue, drain_flag(integration_id)):
+                return
+        except (RedisError, OSError) as exc:
+            log.warning("Redis unavailable, integration %s left for the sweeper: %s",
+                        integration_id, exc)
+            return
     safe_enqueue(
         queue,
         "addon.jobs.drain_integration",

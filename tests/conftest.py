@@ -54,19 +54,30 @@ def icontact(sandbox):
 
 @pytest.fixture
 def database_uri(tmp_path):
-    uri = os.environ.get("SQLALCHEMY_DATABASE_URI")
-    if not uri:
-        return f"sqlite:///{tmp_path / 'test.db'}"
-    # A shared server database: start every test from empty add-on tables.
+    """A database whose add-on schema the add-on's migrations built, with empty add-on tables.
+
+    A fresh SQLite file by default; ``SQLALCHEMY_DATABASE_URI`` names a shared database instead.
+    """
+    from sqlalchemy import inspect
+
+    from addon.db import VERSION_TABLE, upgrade
+
+    shared = os.environ.get("SQLALCHEMY_DATABASE_URI")
+    uri = shared or f"sqlite:///{tmp_path / 'test.db'}"
     engine = create_engine(uri)
-    Base.metadata.create_all(engine)
-    with engine.begin() as conn:
-        names = ", ".join(t.name for t in Base.metadata.sorted_tables)
-        if engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in reversed(Base.metadata.sorted_tables):
-                conn.execute(table.delete())
+    if shared and not inspect(engine).has_table(VERSION_TABLE):
+        # Tables left by a run from before the migrations: build the schema afresh.
+        Base.metadata.drop_all(engine)
+    upgrade(engine)
+    if shared:
+        # A shared server database: start every test from empty add-on tables.
+        with engine.begin() as conn:
+            names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+            if engine.dialect.name == "postgresql":
+                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            else:
+                for table in reversed(Base.metadata.sorted_tables):
+                    conn.execute(table.delete())
     engine.dispose()
     return uri
 
@@ -82,6 +93,8 @@ def app_config(database_uri, redis_url, icontact, tmp_path):
         "ADDON_ICONTACT_APP_ID": APP_ID,
         "ADDON_ENCRYPTION_KEY": "qkVb3v1dQG0Zq2kqkmS1XqGm0hQmM7V0Q2Yb6J3e2rA=",
         "ADDON_WEBHOOK_SECRET": "whsec-test",
+        # The shared limiter has its own tests; elsewhere it must not pace the suite.
+        "ADDON_ICONTACT_CALLS_PER_MINUTE": 1_000_000,
         "WTF_CSRF_ENABLED": True,
     }
 

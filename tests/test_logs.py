@@ -37,7 +37,7 @@ def test_log_entries_say_what_happened(engine, purchase_rule, run_jobs):
     assert entry.email == "ann@example.com" and entry.rule_scope == "global"
     assert entry.integration_label == "Main iContact" and entry.action == "add"
     assert entry.list_name == "Customers" and entry.status == "success"
-    assert "Created contact and subscribed" in entry.message
+    assert entry.message.startswith("Created contact ") and "subscribed it to list" in entry.message
     assert entry.created_at is not None
     calls = entry.detail["calls"]
     assert [c["method"] for c in calls] == ["GET", "POST", "POST"]

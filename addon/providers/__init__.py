@@ -12,7 +12,8 @@ from typing import Any
 
 import requests
 
-from . import icontact
+from . import icontact, icontact_batch
+from .icontact_batch import Action, BatchResult
 from .base import (
     InvalidData,
     NotFound,
@@ -21,6 +22,7 @@ from .base import (
     RejectedCredentials,
     RemoteList,
     TemporaryFailure,
+    Throttle,
 )
 
 
@@ -30,8 +32,9 @@ class Provider:
     title: str
     #: Builds a client from the app config, the credentials and the known account ids.
     make_client: Callable[..., Any]
-    add_subscriber: Callable[[Any, dict[str, str], str], Outcome]
-    remove_subscriber: Callable[[Any, str, str], Outcome]
+    #: Applies a batch of :class:`Action` for one account: ``(client, actions, known ids,
+    #: lookup_threads=...) -> BatchResult``.
+    apply_actions: Callable[..., BatchResult]
 
 
 def _icontact_client(
@@ -41,6 +44,7 @@ def _icontact_client(
     account_id: str | None = None,
     client_folder_id: str | None = None,
     session: requests.Session | None = None,
+    throttle: Throttle | None = None,
 ) -> icontact.IContactClient:
     return icontact.IContactClient(
         config["ADDON_ICONTACT_API_URL"],
@@ -51,6 +55,7 @@ def _icontact_client(
         client_folder_id=client_folder_id,
         timeout=config["ADDON_ICONTACT_TIMEOUT"],
         session=session,
+        throttle=throttle,
     )
 
 
@@ -59,8 +64,7 @@ PROVIDERS: dict[str, Provider] = {
         "icontact",
         "iContact",
         _icontact_client,
-        icontact.add_subscriber,
-        icontact.remove_subscriber,
+        icontact_batch.apply_actions,
     ),
 }
 
@@ -74,6 +78,9 @@ def get_provider(name: str) -> Provider:
 
 __all__ = [
     "PROVIDERS",
+    "Action",
+    "BatchResult",
+    "Throttle",
     "InvalidData",
     "NotFound",
     "Outcome",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 
 class ProviderError(Exception):
@@ -28,6 +28,14 @@ class TemporaryFailure(ProviderError):
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Throttle(Protocol):
+    """Paces calls to one provider account."""
+
+    def acquire(self) -> None: ...
+
+    def slow_down(self) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import requests
 
 from .base import (
     InvalidData,
+    Throttle,
     NotFound,
     Outcome,
     ProviderError,
@@ -46,6 +47,7 @@ class IContactClient:
         account_id, client_folder_id: known ids; ``discover()`` finds them when None.
         timeout: ``(connect, read)`` seconds for every call.
         session: a shared ``requests.Session`` (connection pooling across clients).
+        throttle: waits for the account's call allowance before every call.
     """
 
     def __init__(
@@ -58,12 +60,14 @@ class IContactClient:
         client_folder_id: str | None = None,
         timeout: float | tuple[float, float] = (5.0, 20.0),
         session: requests.Session | None = None,
+        throttle: Throttle | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.account_id = account_id
         self.client_folder_id = client_folder_id
         self.timeout = timeout
         self.session = session or requests.Session()
+        self.throttle = throttle
         self._headers = {
             "Accept": "application/json",
             "Content-Type": "application/json",
@@ -93,6 +97,8 @@ class IContactClient:
         if json is not None:
             entry["request"] = json
         self.transcript.append(entry)
+        if self.throttle is not None:
+            self.throttle.acquire()
         try:
             response = self.session.request(
                 method, url, params=params, json=json, headers=self._headers, timeout=self.timeout
@@ -119,6 +125,8 @@ class IContactClient:
         if status == 404:
             raise NotFound(_message(body, "Not found in iContact"))
         if status in _TEMPORARY or status >= 500:
+            if status == 503 and self.throttle is not None:
+                self.throttle.slow_down()
             retry_after = response.headers.get("Retry-After")
             raise TemporaryFailure(
                 f"iContact answered {status}: {_message(body, 'temporarily unavailable')}",
@@ -226,6 +234,20 @@ class IContactClient:
             raise InvalidData(_message(body, "iContact did not unsubscribe the contact"))
         return body
 
+    def sibling(self) -> IContactClient:
+        """A client for the same account with its own transcript (one per thread)."""
+        return IContactClient(
+            self.base_url,
+            self._headers["API-AppId"],
+            self._headers["API-Username"],
+            self._headers["API-Password"],
+            account_id=self.account_id,
+            client_folder_id=self.client_folder_id,
+            timeout=self.timeout,
+            session=self.session,
+            throttle=self.throttle,
+        )
+
     def list_exists(self, list_id: str) -> bool:
         try:
             self.request("GET", self._folder_path(f"/lists/{list_id}"))
@@ -275,21 +297,35 @@ def add_subscriber(client: IContactClient, customer: dict[str, str], list_id: st
     return Outcome("success", f"{verb} {contact_id} to list {list_id}", {"contactId": contact_id})
 
 
-def remove_subscriber(client: IContactClient, email: str, list_id: str) -> Outcome:
-    """Unsubscribe the contact from the list; absent contact or subscription is skipped."""
-    contact = client.find_contact(email)
-    if contact is None:
-        return Outcome("skipped", "skipped: no iContact contact has this email")
-    contact_id = str(contact["contactId"])
-    subscription = client.get_subscription(list_id, contact_id)
+def remove_subscriber(
+    client: IContactClient, email: str, list_id: str, contact_id: str | None = None
+) -> Outcome:
+    """Unsubscribe the contact from the list; absent contact or subscription is skipped.
+
+    Args:
+        contact_id: the contact's id when the caller has it cached; it is checked (a stale
+            id falls back to a lookup by email).
+    """
+    subscription = None
+    if contact_id is not None:
+        subscription = client.get_subscription(list_id, contact_id)
+    if subscription is None:
+        contact = client.find_contact(email)
+        if contact is None:
+            return Outcome("skipped", "skipped: no iContact contact has this email")
+        contact_id = str(contact["contactId"])
+        subscription = client.get_subscription(list_id, contact_id)
+    detail = {"contactId": contact_id}
     if subscription is None:
         if not client.list_exists(list_id):
             raise NotFound("The list no longer exists in iContact")
-        return Outcome("skipped", "skipped: the contact is not on this list")
+        return Outcome("skipped", "skipped: the contact is not on this list", detail)
     if subscription.get("status") == "unsubscribed":
-        return Outcome("skipped", "skipped: the contact was already unsubscribed from this list")
+        return Outcome(
+            "skipped", "skipped: the contact was already unsubscribed from this list", detail
+        )
     client.unsubscribe(list_id, contact_id)
-    return Outcome("success", f"Unsubscribed contact {contact_id} from list {list_id}")
+    return Outcome("success", f"Unsubscribed contact {contact_id} from list {list_id}", detail)
 
 
 __all__ = [

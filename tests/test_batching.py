@@ -1,0 +1,181 @@
+"""Throughput mechanisms, checked for correctness: batches grouped by list and action, the
+contact cache and its invalidation, and the shared limiter never exceeding the allowance."""
+
+import time
+
+import pytest
+from sqlalchemy import select
+
+from addon.models import CachedContact
+from addon.ratelimit import TokenBucket
+from tests.conftest import USERNAME, list_id
+
+
+@pytest.fixture
+def rules(engine, integration):
+    for trigger, action, name, product in [
+        ("product.purchased", "add", "Customers", None),
+        ("product.purchased", "add", "Refunds", "101"),
+        ("product.refunded", "remove", "Customers", None),
+    ]:
+        engine.add_rule(
+            "acme",
+            trigger=trigger,
+            integration_id=integration.id,
+            action=action,
+            list_name=name,
+            product_id=product,
+        )
+
+
+def purchase(engine, email, product_id="101"):
+    engine.emit(
+        "product.purchased",
+        marketplace_id="acme",
+        customer={"email": email, "first_name": "F"},
+        product_id=product_id,
+        purchase_type="primary",
+    )
+
+
+def calls(icontact, method, suffix):
+    return [
+        c for c in icontact.calls if c["method"] == method and c["path"].endswith(suffix)
+    ]
+
+
+@pytest.fixture
+def call_log(icontact, monkeypatch):
+    """Record each API call the simulator answers (method, path, body size)."""
+    import requests
+
+    recorded = []
+    icontact.calls = recorded
+    real = requests.Session.request
+
+    def spy(self, method, url, **kw):
+        body = kw.get("json")
+        recorded.append(
+            {
+                "method": method,
+                "path": url.split("?")[0],
+                "size": len(body) if isinstance(body, list) else 1,
+            }
+        )
+        return real(self, method, url, **kw)
+
+    monkeypatch.setattr(requests.Session, "request", spy)
+    return recorded
+
+
+def test_a_burst_is_applied_with_one_create_and_one_subscribe_call_per_list(
+    engine, rules, icontact, run_jobs, call_log
+):
+    for n in range(40):
+        purchase(engine, f"buyer{n}@example.com")
+    run_jobs()
+    creates = calls(icontact, "POST", "/contacts")
+    subscribes = calls(icontact, "POST", "/subscriptions")
+    assert [c["size"] for c in creates] == [40]
+    assert sorted(c["size"] for c in subscribes) == [80]  # both lists in one call
+    assert len(calls(icontact, "GET", "/contacts")) == 40  # one lookup per new customer
+    entries = engine.logs("acme", limit=100)
+    assert len(entries) == 80 and {e.status for e in entries} == {"success"}
+    assert {e.detail["calls"][-1].get("shared_by") for e in entries} == {80}
+    customers = icontact.subscribers(list_id(icontact, "Customers"))
+    assert len(customers) == 40 and set(customers.values()) == {"normal"}
+
+
+def test_returning_customers_cost_no_lookup(engine, rules, icontact, run_jobs, call_log):
+    purchase(engine, "ann@example.com")
+    run_jobs()
+    call_log.clear()
+    purchase(engine, "Ann@Example.com", product_id="102")
+    run_jobs()
+    assert calls(icontact, "GET", "/contacts") == []
+    assert len(calls(icontact, "POST", "/subscriptions")) == 1
+    [latest, _] = engine.logs("acme", trigger="product.purchased", limit=2)
+    assert "cached contact" in latest.message
+
+
+def test_a_cached_id_that_icontact_no_longer_knows_is_looked_up_again(
+    engine, rules, icontact, run_jobs
+):
+    purchase(engine, "ann@example.com")
+    run_jobs()
+    old = engine.db.session.scalar(select(CachedContact.contact_id))
+    # The merchant deleted the contact in iContact; the customer buys again.
+    with icontact.lock:
+        account = icontact.accounts[USERNAME]
+        account.contacts.pop(old)
+        account.emails.pop("ann@example.com", None)
+        for key in [k for k in account.subscriptions if k[1] == old]:
+            account.subscriptions.pop(key)
+    purchase(engine, "ann@example.com", product_id="102")
+    run_jobs()
+    engine.db.session.expire_all()
+    new = engine.db.session.scalar(select(CachedContact.contact_id))
+    assert new != old
+    assert icontact.subscribers(list_id(icontact, "Customers")) == {"ann@example.com": "normal"}
+    assert engine.logs("acme")[0].status == "success"
+
+
+def test_an_existing_contact_is_never_overwritten_with_blanks(engine, rules, icontact, run_jobs):
+    icontact.register(USERNAME, "other-app", "x")
+    purchase(engine, "ann@example.com")
+    run_jobs()
+    with icontact.lock:
+        contact = next(iter(icontact.accounts[USERNAME].contacts.values()))
+        contact["street"] = "1 Main St"
+    engine.db.session.query(CachedContact).delete()
+    engine.db.session.commit()
+    purchase(engine, "ann@example.com", product_id="102")
+    run_jobs()
+    contact = next(iter(icontact.contacts(USERNAME)))
+    assert (contact["street"], contact["firstName"]) == ("1 Main St", "F")
+
+
+def test_per_customer_order_holds_inside_a_batch(engine, rules, icontact, run_jobs):
+    for n in range(10):
+        purchase(engine, f"c{n}@example.com")
+        engine.emit(
+            "product.refunded",
+            marketplace_id="acme",
+            customer={"email": f"c{n}@example.com"},
+            product_id="101",
+        )
+    run_jobs()
+    assert set(icontact.subscribers(list_id(icontact, "Customers")).values()) == {"unsubscribed"}
+
+
+def test_the_limiter_never_exceeds_the_allowance(app, engine, rules, icontact, run_jobs):
+    app.config["ADDON_ICONTACT_CALLS_PER_MINUTE"] = 120
+    icontact.faults.update(calls_per_minute=120)
+    icontact.stats.__init__()  # count from here
+    for n in range(12):
+        purchase(engine, f"slow{n}@example.com")
+    started = time.monotonic()
+    run_jobs()
+    entries = engine.logs("acme", limit=100)
+    assert {e.status for e in entries} == {"success"}
+    assert icontact.stats.throttled == 0
+    assert icontact.stats.max_per_minute <= 120
+    # 12 lookups + 1 create + 1 subscribe at 1.7/s after a 12-call burst: it did wait.
+    assert time.monotonic() - started > 0.5
+
+
+def test_token_bucket_paces_across_clients_and_slows_down_after_a_throttle(app, engine):
+    redis = engine.state(app).queue.connection
+    a = TokenBucket(redis, "addon:test:bucket", 600)
+    b = TokenBucket(redis, "addon:test:bucket", 600, max_wait=0.01)
+    for _ in range(60):
+        a.acquire()  # the burst capacity: a tenth of the allowance
+    from addon.providers import TemporaryFailure
+
+    with pytest.raises(TemporaryFailure):
+        b.acquire()  # shared: the other client finds the bucket empty
+    a.slow_down()
+    started = time.monotonic()
+    a.acquire()
+    # 600/min refills ~8.5 tokens/s; slowed down, one token takes ~0.24 s.
+    assert time.monotonic() - started > 0.15
