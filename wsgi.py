@@ -22,7 +22,6 @@ from flask import (
     session,
     url_for,
 )
-
 from sqlalchemy import event as sa_event
 
 from addon import IntegrationEngine, InvalidEvent

@@ -31,9 +31,7 @@ def webhook():
     if len(body) > limit:
         return _error(413, f"The body is larger than {limit} bytes.")
     try:
-        verify(
-            request.headers.get(HEADER), body, secret, int(config["ADDON_WEBHOOK_TOLERANCE"])
-        )
+        verify(request.headers.get(HEADER), body, secret, int(config["ADDON_WEBHOOK_TOLERANCE"]))
     except BadSignature as exc:
         return _error(401, str(exc))
     try:

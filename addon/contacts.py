@@ -40,4 +40,6 @@ def remember_contacts(
         )
     for email, contact_id in learned.items():
         if email not in known or email in stale:
-            db.add(CachedContact(integration_id=integration_id, email_key=email, contact_id=contact_id))
+            db.add(
+                CachedContact(integration_id=integration_id, email_key=email, contact_id=contact_id)
+            )

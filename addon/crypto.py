@@ -9,7 +9,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 MISSING_KEY = (
     "ADDON_ENCRYPTION_KEY is not set: the add-on will not store iContact passwords unencrypted. "
-    "Generate a key with: python -c \"from cryptography.fernet import Fernet; "
+    'Generate a key with: python -c "from cryptography.fernet import Fernet; '
     'print(Fernet.generate_key().decode())"'
 )
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import random
 import uuid
+from typing import cast
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import CursorResult, and_, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from .events import is_valid_email
@@ -52,10 +53,13 @@ def expand_events(
     due: dict[int, tuple[dt.datetime, int]] = {}
     now = utcnow()
     for event in pending:
-        claimed = db.execute(
-            update(Event)
-            .where(Event.id == event.id, Event.expanded_at.is_(None))
-            .values(expanded_at=now)
+        claimed = cast(
+            CursorResult,
+            db.execute(
+                update(Event)
+                .where(Event.id == event.id, Event.expanded_at.is_(None))
+                .values(expanded_at=now)
+            ),
         )
         if claimed.rowcount != 1:
             continue

@@ -13,7 +13,7 @@ from .triggers import TRIGGER_NAMES
 PURCHASE_TYPES = ("primary", "upsell", "order_bump", "payment_option")
 
 # (required fields, optional fields) per event type, beyond marketplace and customer.
-_SUBSCRIPTION = ({"subscription_id", "product_id"}, set())
+_SUBSCRIPTION: tuple[set[str], set[str]] = ({"subscription_id", "product_id"}, set())
 EVENT_FIELDS: dict[str, tuple[set[str], set[str]]] = {
     "product.purchased": ({"product_id", "purchase_type"}, {"order_id", "prospect_id"}),
     "product.refunded": ({"product_id"}, {"order_id", "amount"}),

@@ -206,8 +206,4 @@ def sweep() -> str:
     for integration_id in integrations:
         enqueue_drain(queue, integration_id, coalesce=False)
     db.commit()
-    return (
-        f"re-enqueued {len(marketplaces)} marketplace(s) and {len(integrations)} integration(s)"
-    )
-
-
+    return f"re-enqueued {len(marketplaces)} marketplace(s) and {len(integrations)} integration(s)"

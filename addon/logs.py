@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import CursorResult, delete, func, or_, select
 
 from .models import FINISHED, Delivery
 from .state import config, session
@@ -91,16 +92,19 @@ def prune_logs(marketplace_id: str, keep: int | None = None) -> int:
     if cutoff is None:
         return 0
     created_at, pk = cutoff
-    result = db.execute(
-        delete(Delivery)
-        .where(
-            *finished,
-            or_(
-                Delivery.created_at < created_at,
-                (Delivery.created_at == created_at) & (Delivery.id <= pk),
-            ),
-        )
-        .execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult,
+        db.execute(
+            delete(Delivery)
+            .where(
+                *finished,
+                or_(
+                    Delivery.created_at < created_at,
+                    (Delivery.created_at == created_at) & (Delivery.id <= pk),
+                ),
+            )
+            .execution_options(synchronize_session=False)
+        ),
     )
     db.commit()
     return result.rowcount or 0

@@ -115,8 +115,9 @@ def enqueue_drain(
             if not _first_to_flag(queue, drain_flag(integration_id)):
                 return
         except (RedisError, OSError) as exc:
-            log.warning("Redis unavailable, integration %s left for the sweeper: %s",
-                        integration_id, exc)
+            log.warning(
+                "Redis unavailable, integration %s left for the sweeper: %s", integration_id, exc
+            )
             return
     safe_enqueue(
         queue,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from .errors import IntegrationError
 from .logs import filtered_query
 from .models import FAILED, PENDING, Delivery, utcnow

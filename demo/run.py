@@ -49,7 +49,9 @@ def main() -> None:
             )
         )  # fmt: skip
         # Create the tables once, before the worker and the web app both start on them.
-        subprocess.run([python, "-c", "import wsgi; wsgi.create_app()"], cwd=ROOT, env=env, check=True)
+        subprocess.run(
+            [python, "-c", "import wsgi; wsgi.create_app()"], cwd=ROOT, env=env, check=True
+        )
         children.append(subprocess.Popen([python, "worker.py"], cwd=ROOT, env=env))
         children.append(
             subprocess.Popen(
@@ -61,7 +63,8 @@ def main() -> None:
         print(
             f"\n  Demo storefront:   http://127.0.0.1:{port}\n"
             f"  iContact simulator: {sandbox_url}/  (account {DEMO_USER}, login password "
-            f"{DEMO_LOGIN_PASSWORD!r})\n  Redis: {env['ADDON_REDIS_URL']}\n  Ctrl-C stops everything.\n",
+            f"{DEMO_LOGIN_PASSWORD!r})\n  Redis: {env['ADDON_REDIS_URL']}\n"
+            "  Ctrl-C stops everything.\n",
             flush=True,
         )
         while all(child.poll() is None for child in children):

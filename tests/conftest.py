@@ -130,9 +130,7 @@ def run_jobs(app):
 @pytest.fixture
 def integration(engine, icontact):
     """A connected iContact integration of marketplace ``acme``."""
-    return engine.connect(
-        "acme", label="Main iContact", username=USERNAME, app_password=PASSWORD
-    )
+    return engine.connect("acme", label="Main iContact", username=USERNAME, app_password=PASSWORD)
 
 
 def list_id(icontact, name: str) -> str:

@@ -39,9 +39,7 @@ def purchase(engine, email, product_id="101"):
 
 
 def calls(icontact, method, suffix):
-    return [
-        c for c in icontact.calls if c["method"] == method and c["path"].endswith(suffix)
-    ]
+    return [c for c in icontact.calls if c["method"] == method and c["path"].endswith(suffix)]
 
 
 @pytest.fixture

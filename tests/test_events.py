@@ -28,7 +28,11 @@ def emit_with(engine, event_type="product.purchased", **changes):
         ("product.purchased", {"customer": {}}, "customer.email"),
         ("product.purchased", {"customer": {"email": 42}}, "customer.email"),
         ("product.purchased", {"customer": {"email": "a@b.co", "age": 3}}, "customer.age"),
-        ("product.purchased", {"customer": {"email": "a@b.co", "first_name": 7}}, "customer.first_name"),
+        (
+            "product.purchased",
+            {"customer": {"email": "a@b.co", "first_name": 7}},
+            "customer.first_name",
+        ),
         ("product.purchased", {"product_id": ...}, "product_id"),
         ("product.purchased", {"product_id": ["x"]}, "product_id"),
         ("product.purchased", {"purchase_type": "gift"}, "purchase_type"),
@@ -70,8 +74,16 @@ def test_emit_joins_the_callers_transaction(app, engine):
 
     session = engine.db.session
     # Uncommitted work of the caller: the event waits for the caller's commit.
-    session.add(Rule(marketplace_id="x", trigger="t", integration_id=1, action="a", list_id="1",
-                     list_name="l"))
+    session.add(
+        Rule(
+            marketplace_id="x",
+            trigger="t",
+            integration_id=1,
+            action="a",
+            list_id="1",
+            list_name="l",
+        )
+    )
     emit_with(engine, event_id="joined-1")
     assert engine.state(app).queue.count == 0
     session.rollback()
@@ -83,8 +95,17 @@ def test_emit_in_a_committed_caller_transaction_enqueues_after_commit(app, engin
     from addon.models import Integration
 
     session = engine.db.session
-    session.add(Integration(marketplace_id="x", provider="icontact", label="l", username="u",
-                            secret="s", account_id="1", client_folder_id="2"))
+    session.add(
+        Integration(
+            marketplace_id="x",
+            provider="icontact",
+            label="l",
+            username="u",
+            secret="s",
+            account_id="1",
+            client_folder_id="2",
+        )
+    )
     emit_with(engine, event_id="joined-2")
     assert engine.state(app).queue.count == 0
     session.commit()

@@ -39,8 +39,9 @@ def age_everything(engine, seconds=3600):
     session.commit()
 
 
-def test_events_stored_during_a_redis_outage_are_swept_later(app, engine, integration, icontact,
-                                                             run_jobs):
+def test_events_stored_during_a_redis_outage_are_swept_later(
+    app, engine, integration, icontact, run_jobs
+):
     add_rule(engine, integration)
     queue = engine.state(app).queue
     real_enqueue = queue.enqueue
@@ -56,8 +57,9 @@ def test_events_stored_during_a_redis_outage_are_swept_later(app, engine, integr
     assert icontact.subscribers(list_id(icontact, "Customers")) == {"ann@example.com": "normal"}
 
 
-def test_a_killed_workers_leases_expire_and_the_work_is_done_once(engine, integration, icontact,
-                                                                 run_jobs):
+def test_a_killed_workers_leases_expire_and_the_work_is_done_once(
+    engine, integration, icontact, run_jobs
+):
     from addon import deliveries
 
     add_rule(engine, integration)
@@ -125,8 +127,9 @@ def test_temporary_failures_retry_with_backoff_and_show_the_attempt(
     assert entry.status == "success" and entry.attempts == 2
 
 
-def test_temporary_failures_give_up_after_the_retry_window(app, engine, integration, icontact,
-                                                           run_jobs):
+def test_temporary_failures_give_up_after_the_retry_window(
+    app, engine, integration, icontact, run_jobs
+):
     app.config["ADDON_RETRY_WINDOW"] = 10
     add_rule(engine, integration)
     icontact.faults.update(error_500_rate=1.0)

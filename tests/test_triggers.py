@@ -226,9 +226,7 @@ def test_subscription_triggers(trigger, rule, emit, run_jobs, members, engine):
     assert [e.trigger for e in engine.logs("acme")] == [trigger]
 
 
-def test_delinquent_fires_both_its_own_and_canceled_rules_once_each(
-    rule, emit, run_jobs, engine
-):
+def test_delinquent_fires_both_its_own_and_canceled_rules_once_each(rule, emit, run_jobs, engine):
     rule("subscription.delinquent", list_name="Refunds")
     rule("subscription.canceled", list_name="Customers")
     emit("subscription.delinquent")

@@ -4,6 +4,7 @@ import json
 import time
 
 import pytest
+from sqlalchemy import text
 
 from addon.webhooks import sign
 
@@ -31,9 +32,7 @@ def post(client, payload, secret=SECRET, timestamp=None, signature=None, raw=Non
 def test_signed_event_is_accepted(client, engine):
     response = post(client, EVENT)
     assert response.status_code == 202 and response.json == {"id": "evt-1"}
-    assert engine.db.session.execute(
-        __import__("sqlalchemy").text("select count(*) from addon_event")
-    ).scalar() == 1
+    assert engine.db.session.scalar(text("select count(*) from addon_event")) == 1
 
 
 def test_repeated_id_is_acknowledged_and_stored_once(client, engine):

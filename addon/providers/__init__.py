@@ -13,7 +13,6 @@ from typing import Any
 import requests
 
 from . import icontact, icontact_batch
-from .icontact_batch import Action, BatchResult
 from .base import (
     InvalidData,
     NotFound,
@@ -24,6 +23,7 @@ from .base import (
     TemporaryFailure,
     Throttle,
 )
+from .icontact_batch import Action, BatchResult
 
 
 @dataclass(frozen=True)

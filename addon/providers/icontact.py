@@ -11,13 +11,13 @@ import requests
 
 from .base import (
     InvalidData,
-    Throttle,
     NotFound,
     Outcome,
     ProviderError,
     RejectedCredentials,
     RemoteList,
     TemporaryFailure,
+    Throttle,
 )
 
 API_VERSION = "2.2"
@@ -105,7 +105,9 @@ class IContactClient:
             )
         except requests.Timeout as exc:
             entry["error"] = "timeout"
-            raise TemporaryFailure(f"iContact did not answer in time ({exc.__class__.__name__})")
+            raise TemporaryFailure(
+                f"iContact did not answer in time ({exc.__class__.__name__})"
+            ) from None
         except requests.RequestException as exc:
             entry["error"] = "connection failed"
             raise TemporaryFailure(f"Could not reach iContact: {exc.__class__.__name__}") from None
@@ -306,7 +308,7 @@ def remove_subscriber(
         contact_id: the contact's id when the caller has it cached; it is checked (a stale
             id falls back to a lookup by email).
     """
-    subscription = None
+    subscription: dict[str, Any] | None = None
     if contact_id is not None:
         subscription = client.get_subscription(list_id, contact_id)
     if subscription is None:
@@ -315,6 +317,7 @@ def remove_subscriber(
             return Outcome("skipped", "skipped: no iContact contact has this email")
         contact_id = str(contact["contactId"])
         subscription = client.get_subscription(list_id, contact_id)
+    assert contact_id is not None  # set by the lookup above
     detail = {"contactId": contact_id}
     if subscription is None:
         if not client.list_exists(list_id):

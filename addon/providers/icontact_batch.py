@@ -12,8 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from .base import InvalidData, NotFound, Outcome, ProviderError, TemporaryFailure
-from .base import RejectedCredentials
+from .base import (
+    InvalidData,
+    NotFound,
+    Outcome,
+    ProviderError,
+    RejectedCredentials,
+    TemporaryFailure,
+)
 from .icontact import IContactClient, contact_record, remove_subscriber
 
 #: iContact documents no batch limit; stay at a size every client in the wild uses.
@@ -229,7 +235,7 @@ def apply_actions(
                 batch.forget(act.email_key)
         batch.details.setdefault(act.key, []).extend(client.transcript[start:])
     for key, calls in batch.details.items():
-        outcome = batch.result.outcomes.get(key)
-        if isinstance(outcome, Outcome):
-            outcome.detail.setdefault("calls", calls)
+        final = batch.result.outcomes.get(key)
+        if isinstance(final, Outcome):
+            final.detail.setdefault("calls", calls)
     return batch.result
