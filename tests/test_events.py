@@ -69,33 +69,11 @@ def test_emit_enqueues_one_job(app, engine):
     assert engine.state(app).queue.count == 1
 
 
-def test_emit_joins_the_callers_transaction(app, engine):
-    from addon.models import Rule
-
-    session = engine.db.session
-    # Uncommitted work of the caller: the event waits for the caller's commit.
-    session.add(
-        Rule(
-            marketplace_id="x",
-            trigger="t",
-            integration_id=1,
-            action="a",
-            list_id="1",
-            list_name="l",
-        )
-    )
-    emit_with(engine, event_id="joined-1")
-    assert engine.state(app).queue.count == 0
-    session.rollback()
-    assert engine.db.session.scalar(select(func.count(Event.id))) == 0
-    assert engine.state(app).queue.count == 0
-
-
-def test_emit_in_a_committed_caller_transaction_enqueues_after_commit(app, engine):
+def callers_order(engine):
+    """Uncommitted work of the caller's own (an integration row stands in for an order)."""
     from addon.models import Integration
 
-    session = engine.db.session
-    session.add(
+    engine.db.session.add(
         Integration(
             marketplace_id="x",
             provider="icontact",
@@ -106,9 +84,22 @@ def test_emit_in_a_committed_caller_transaction_enqueues_after_commit(app, engin
             client_folder_id="2",
         )
     )
+
+
+def test_emit_joins_the_callers_transaction(app, engine):
+    callers_order(engine)
+    emit_with(engine, event_id="joined-1")
+    assert engine.state(app).queue.count == 0
+    engine.db.session.rollback()
+    assert engine.db.session.scalar(select(func.count(Event.id))) == 0
+    assert engine.state(app).queue.count == 0
+
+
+def test_emit_in_a_committed_caller_transaction_enqueues_after_commit(app, engine):
+    callers_order(engine)
     emit_with(engine, event_id="joined-2")
     assert engine.state(app).queue.count == 0
-    session.commit()
+    engine.db.session.commit()
     assert engine.state(app).queue.count == 1
 
 
