@@ -12,7 +12,7 @@ from .errors import InvalidEvent
 from .webhooks import HEADER, BadSignature, verify
 
 #: Endpoints that the signature alone authenticates: no marketplace loader, no CSRF.
-PUBLIC_ENDPOINTS = frozenset({"addon.webhook", "addon.static"})
+PUBLIC_ENDPOINTS = frozenset({"addon.webhook", "addon.static", "addon.healthz"})
 
 
 def _error(status: int, message: str, **extra: Any):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import api, views
+from . import api, health, views
 
 
 def make_blueprint() -> Blueprint:
@@ -16,5 +16,6 @@ def make_blueprint() -> Blueprint:
         static_url_path="/static",
     )
     api.register(bp)
+    health.register(bp)
     views.register(bp)
     return bp

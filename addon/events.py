@@ -39,6 +39,22 @@ def is_valid_email(email: str) -> bool:
     return len(email) <= 254 and bool(_EMAIL.match(email))
 
 
+def _check_unicode(value: Any, field: str) -> None:
+    """Refuse lone surrogates (valid in JSON escapes, not in UTF-8) before anything echoes them."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidEvent(f"{field} contains text that is not valid unicode", field) from None
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_unicode(key, field)
+            _check_unicode(item, f"{field}.{key}" if isinstance(key, str) else field)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_unicode(item, field)
+
+
 def _identifier(value: Any, field: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise InvalidEvent(f"{field} must be a string or an integer", field)
@@ -111,6 +127,13 @@ def validate_event(
     Raises:
         InvalidEvent: naming the first field that is missing, unknown or of the wrong type.
     """
+    _check_unicode(event_type, "type")
+    _check_unicode(marketplace_id, "marketplace_id")
+    _check_unicode(customer, "customer")
+    _check_unicode(event_id, "id")
+    for name, value in (fields or {}).items():
+        _check_unicode(name, "event")
+        _check_unicode(value, name)
     if not isinstance(event_type, str) or event_type not in EVENT_FIELDS:
         raise InvalidEvent(
             f"type {event_type!r} is not a known event type; expected one of "

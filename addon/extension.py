@@ -22,8 +22,6 @@ from .state import AppState
 log = logging.getLogger("addon")
 
 
-
-
 class IntegrationEngine:
     """The Integration Engine for one or more Flask apps.
 
@@ -79,7 +77,9 @@ class IntegrationEngine:
             return key
         if app.debug or app.testing:
             secret = app.config.get("SECRET_KEY") or "addon-insecure-development-key"
-            log.warning("ADDON_ENCRYPTION_KEY unset: using a key derived from SECRET_KEY (dev only)")
+            log.warning(
+                "ADDON_ENCRYPTION_KEY unset: using a key derived from SECRET_KEY (dev only)"
+            )
             return derived_key(str(secret))
         raise RuntimeError(MISSING_KEY)
 
@@ -101,11 +101,22 @@ class IntegrationEngine:
     def queue(self) -> Queue | None:
         return self.state().queue
 
-    def create_all(self) -> None:
-        """Create the add-on's tables that are missing (``flask addon db upgrade`` migrates)."""
-        from .models import Base
+    def prepare_database(self) -> None:
+        """Bring the add-on's tables to the newest schema by running its migrations.
 
-        Base.metadata.create_all(self.db.engine)
+        Safe on every start of the web app and of each worker: an up-to-date database is left
+        as is, and on PostgreSQL concurrent starts wait for each other. Same as
+        ``flask addon db upgrade``; see :mod:`addon.db`.
+
+        Raises:
+            RuntimeError: the add-on's tables exist but were made without the migrations.
+        """
+        from . import db as schema
+
+        schema.upgrade(self.db.engine)
+
+    #: The name this method had before the add-on shipped migrations.
+    create_all = prepare_database
 
     # -- host hooks, Flask-Login style -------------------------------------------------------
 
@@ -120,7 +131,7 @@ class IntegrationEngine:
         return callback
 
     def permission_check(self, callback: Callable[[str], bool]) -> Callable:
-        """Register an optional check that the current user may manage a marketplace's integrations."""
+        """Register an optional check that the user may manage a marketplace's integrations."""
         self.permission_check_callback = callback
         return callback
 

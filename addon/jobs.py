@@ -17,6 +17,7 @@ from . import deliveries
 from .contacts import known_contacts, remember_contacts
 from .integrations import client_for, mark_needs_attention
 from .logs import prune_logs
+from .logsetup import bind_event
 from .models import CONNECTED, FAILED, Delivery, Event, Integration
 from .providers import (
     Action,
@@ -36,6 +37,11 @@ log = logging.getLogger("addon.jobs")
 
 def process_marketplace(marketplace_id: str) -> str:
     """Expand the marketplace's waiting events into deliveries, then start applying them."""
+    with bind_event(None, marketplace_id):
+        return _process_marketplace(marketplace_id)
+
+
+def _process_marketplace(marketplace_id: str) -> str:
     queue = state().queue
     if queue is not None:
         # Cleared before reading, so an event committed from now on enqueues a fresh job.
@@ -78,7 +84,8 @@ def drain_integration(integration_id: int) -> str:
     client = client_for(integration, max_wait=None)
     owner = deliveries.new_owner()
     try:
-        summary = _drain(integration, client, owner)
+        with bind_event(None, integration.marketplace_id):
+            summary = _drain(integration, client, owner)
     except BaseException:
         # Give the leases back at once rather than making the work wait for them to expire.
         db.rollback()
@@ -168,6 +175,19 @@ def apply_batch(batch: list[Delivery], integration: Integration, client) -> bool
 
 def record_outcome(delivery: Delivery, outcome: Outcome | ProviderError | None) -> None:
     """Write one delivery's result, with advice a merchant can act on for failures."""
+    with bind_event(delivery.event_id, delivery.marketplace_id):
+        _record_outcome(delivery, outcome)
+        log.info(
+            "delivery %s (%s %s list %s): %s",
+            delivery.id,
+            delivery.trigger,
+            delivery.action,
+            delivery.list_id,
+            delivery.status,
+        )
+
+
+def _record_outcome(delivery: Delivery, outcome: Outcome | ProviderError | None) -> None:
     if isinstance(outcome, Outcome):
         deliveries.finish(delivery, outcome.status, outcome.message, outcome.detail)
     elif isinstance(outcome, NotFound):

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .events import validate_event
+from .logsetup import bind_event
 from .models import Event, utcnow
 from .queue import enqueue_expand
 from .state import session as db_session
@@ -54,6 +55,11 @@ def record(
 ) -> tuple[str, bool]:
     """Like :func:`emit`, also telling whether the event is new (False for a repeated id)."""
     data = validate_event(event_type, marketplace_id, customer, event_id, fields)
+    with bind_event(data["id"], data["marketplace_id"]):
+        return _store(data)
+
+
+def _store(data: dict[str, Any]) -> tuple[str, bool]:
     session = db_session()
     joined = _caller_has_work(session)
     if _known(session, data["marketplace_id"], data["id"]):

@@ -110,3 +110,18 @@ def test_emit_survives_a_redis_outage(app, engine):
     app.extensions["addon"].state(app).queue.connection.connection_pool.reset()
     event_id = emit_with(engine)
     assert engine.db.session.scalar(select(Event.event_id)) == event_id
+
+
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"customer": {"email": "a@b.co", "first_name": "\ud800"}}, "customer.first_name"),
+        ({"customer": {"email": "a@b.co", "\ud800": "x"}}, "customer"),
+        ({"product_id": "\udfff"}, "product_id"),
+    ],
+)
+def test_text_that_is_not_valid_unicode_is_refused(engine, changes, field):
+    with pytest.raises(InvalidEvent) as info:
+        emit_with(engine, **changes)
+    assert info.value.field == field
+    str(info.value).encode("utf-8")  # the message itself is printable
