@@ -1,0 +1,126 @@
+/* The merchant screens' only script (a file, never inline, so a strict CSP holds).
+ *
+ * - Dialogs (<dialog data-addon-modal>) open as modals when they arrive, keep Tab inside,
+ *   and close with Escape by following their Close link (which fetches the screen under
+ *   them and puts its URL back). Focus returns to what opened them.
+ * - Focus survives an in-place swap (a refreshed row) when the new content has the same id.
+ * - Copy buttons (data-addon-copy="<id>") copy that element's text.
+ * - A failed request that the server did not explain still says something.
+ */
+(function () {
+  "use strict";
+
+  var FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), ' +
+    'select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+  var opener = null;      // id of the element that opened the current dialog
+  var requester = null;   // id of the focused element when the last request started
+
+  function openDialogs(root) {
+    if (!root || !root.querySelectorAll) return;
+    var dialogs = Array.prototype.slice.call(root.querySelectorAll("dialog[data-addon-modal]"));
+    if (root.matches && root.matches("dialog[data-addon-modal]")) dialogs.push(root);
+    dialogs.forEach(function (dialog) {
+      if (dialog.dataset.addonShown) return;
+      dialog.dataset.addonShown = "true";
+      // What had focus when the request started (htmx has already moved it to [autofocus]).
+      if (!opener) opener = requester;
+      if (dialog.open) dialog.close();  // rendered open for a full page: reopen as a modal
+      dialog.showModal();
+      var invalid = dialog.querySelector('[aria-invalid="true"]');
+      if (invalid) invalid.focus();
+    });
+  }
+
+  function openDialog() {
+    return document.querySelector("dialog[data-addon-modal][open]");
+  }
+
+  function restoreFocus() {
+    if (openDialog()) return;
+    var id = opener || requester;
+    opener = requester = null;
+    var active = document.activeElement;
+    if (!id || (active && active !== document.body)) return;
+    var target = document.getElementById(id);
+    if (target) target.focus();
+  }
+
+  document.addEventListener("htmx:load", function (event) { openDialogs(event.target); });
+  document.addEventListener("DOMContentLoaded", function () { openDialogs(document); });
+
+  document.addEventListener("htmx:beforeRequest", function () {
+    var active = document.activeElement;
+    requester = active && active.id ? active.id : null;
+    var alert = document.getElementById("addon-alert");
+    if (alert) alert.textContent = "";
+  });
+  document.addEventListener("htmx:afterSettle", restoreFocus);
+
+  // Escape: close the way the Close link does, so the URL and the screen follow.
+  document.addEventListener("cancel", function (event) {
+    var dialog = event.target;
+    if (!(dialog instanceof HTMLDialogElement) || !dialog.hasAttribute("data-addon-modal")) return;
+    var dismiss = dialog.querySelector("[data-addon-dismiss]");
+    if (dismiss) {
+      event.preventDefault();
+      dismiss.click();
+    }
+  }, true);
+
+  // Keep Tab and Shift+Tab inside the open dialog.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Tab") return;
+    var dialog = openDialog();
+    if (!dialog) return;
+    var items = Array.prototype.filter.call(dialog.querySelectorAll(FOCUSABLE), function (el) {
+      return el.offsetParent !== null;
+    });
+    if (!items.length) return;
+    var first = items[0];
+    var last = items[items.length - 1];
+    if (event.shiftKey && (document.activeElement === first || !dialog.contains(document.activeElement))) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (document.activeElement === last || !dialog.contains(document.activeElement))) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
+
+  // Copy buttons.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-addon-copy]");
+    if (!button) return;
+    var source = document.getElementById(button.getAttribute("data-addon-copy"));
+    if (!source) return;
+    var text = (source.value || source.textContent).trim();
+    var status = button.parentNode.querySelector(".addon-copy__status");
+    function say(message) { if (status) status.textContent = message; }
+    function fallback() {
+      var range = document.createRange();
+      range.selectNodeContents(source);
+      var selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      say(document.execCommand && document.execCommand("copy") ? "Copied" : "Press Ctrl+C to copy");
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(function () { say("Copied"); }, fallback);
+    } else {
+      fallback();
+    }
+  });
+
+  // A failure the server answered without an explanation for us, or no answer at all.
+  function explain(message) {
+    var alert = document.getElementById("addon-alert");
+    if (alert && !alert.textContent.trim()) alert.textContent = message;
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    explain("That did not work (HTTP " + status + "). Reload the page and try again.");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    explain("Could not reach the server. Check your connection and try again.");
+  });
+})();

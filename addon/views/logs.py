@@ -1,0 +1,192 @@
+"""Logs: the marketplace's integration events, searched as you type, filtered, paged, each
+one expandable to what was sent and answered, and failed ones retried."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from .. import integrations, logs, retries
+from ..errors import IntegrationError
+from ..forms import LogFilterForm
+from ..models import FAILED, Delivery
+from ..state import session
+from .guard import marketplace, owned
+from .htmx import hx_target, is_htmx, render_screen
+
+SCREEN = "addon/logs.html"
+PAGE_SIZE = 50
+RESULTS_ID = "addon-log-results"
+FILTER_NAMES = ("q", "status", "trigger", "integration_id", "date_from", "date_to")
+
+
+def get_log_entry(marketplace_id: str, entry_id) -> Delivery:
+    """The marketplace's log entry, or IntegrationError (another marketplace's id included)."""
+    entry = session().get(Delivery, int(entry_id))
+    if entry is None or entry.marketplace_id != marketplace_id:
+        raise IntegrationError("Unknown log entry")
+    return entry
+
+
+def filter_form(formdata: MultiDict) -> LogFilterForm:
+    form = LogFilterForm(
+        formdata or None, integrations=integrations.list_integrations(marketplace())
+    )
+    if formdata:
+        form.validate()
+    return form
+
+
+def search_filters(form: LogFilterForm) -> dict[str, Any]:
+    """The engine's search arguments from the form; a field with an error is left out."""
+    filters: dict[str, Any] = {}
+    for name in FILTER_NAMES:
+        field = form[name]
+        if field.errors or not field.data:
+            continue
+        filters[name] = field.data
+    if "integration_id" in filters:
+        filters["integration_id"] = int(filters["integration_id"])
+    # Whole days, in UTC like the stored times: "to" includes its day.
+    if "date_from" in filters:
+        filters["date_from"] = dt.datetime.combine(filters["date_from"], dt.time())
+    if "date_to" in filters:
+        filters["date_to"] = dt.datetime.combine(filters["date_to"], dt.time()) + dt.timedelta(1)
+    return filters
+
+
+def query_args(form: LogFilterForm) -> dict[str, str]:
+    """The filters as query arguments, for paging links and the address bar."""
+    args = {}
+    for name in FILTER_NAMES:
+        raw = form[name].raw_data
+        if raw and raw[0]:
+            args[name] = str(raw[0])
+    return args
+
+
+def results_context(form: LogFilterForm, page: int = 1, notice: str | None = None) -> dict:
+    mid = marketplace()
+    filters = search_filters(form)
+    total = logs.count_logs(mid, **filters)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(max(1, page), pages)
+    entries = logs.search_logs(mid, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **filters)
+    failed = 0
+    if filters.get("status") in (None, FAILED):
+        failed = logs.count_logs(mid, **{**filters, "status": FAILED})
+    return {
+        "tab": "logs",
+        "form": form,
+        "entries": entries,
+        "total": total,
+        "page": page,
+        "pages": pages,
+        "first": (page - 1) * PAGE_SIZE + 1,
+        "failed": failed,
+        "args": query_args(form),
+        "notice": notice,
+    }
+
+
+def logs_screen():
+    """The Logs tab; htmx searches swap only the results (``HX-Target: addon-log-results``)."""
+    form = filter_form(request.args)
+    context = results_context(form, request.args.get("page", 1, type=int))
+    block = "log_results" if hx_target() == RESULTS_ID else "screen"
+    response = render_screen(SCREEN, block, **context)
+    return response, 200, {"Vary": "HX-Target"}
+
+
+def log_entry(entry_id: int):
+    """One entry's details: inline under its row for htmx, a page of its own otherwise."""
+    entry = owned(get_log_entry, entry_id)
+    if is_htmx():
+        return render_template("addon/_log_detail.html", entry=entry)
+    return render_template("addon/log_entry.html", entry=entry, tab="logs")
+
+
+def retry_entry(entry_id: int):
+    """Retry one failed entry; answers its updated row."""
+    entry = owned(get_log_entry, entry_id)
+    try:
+        retries.retry_delivery(marketplace(), entry.id)
+    except IntegrationError as exc:
+        abort(409, description=str(exc))
+    if not is_htmx():
+        flash("Queued the entry again.", "success")
+        return redirect(url_for(".logs"), 303)
+    return render_template(
+        "addon/_log_entry.html",
+        entry=entry,
+        expanded=True,
+        entry_notice="Queued again: it runs shortly.",
+    )
+
+
+def retry_failed():
+    """Retry every failed entry the current filters show."""
+    form = filter_form(request.form)
+    filters = search_filters(form)
+    filters.pop("status", None)
+    count = retries.retry_failed(marketplace(), **filters)
+    notice = f"Queued {count} failed entr{'ies' if count != 1 else 'y'} again."
+    if not is_htmx():
+        flash(notice, "success")
+        return redirect(url_for(".logs", **query_args(form)), 303)
+    return render_screen(SCREEN, "log_results", **results_context(form, notice=notice))
+
+
+def explain_failure(entry: Delivery) -> str | None:
+    """Why a failed entry failed and what the merchant can do, in their words.
+
+    Read from the provider's answer when there was one; else the entry's own message, which
+    the engine already writes for merchants.
+    """
+    if entry.status != FAILED:
+        return None
+    calls = (entry.detail or {}).get("calls") or []
+    status = calls[-1].get("status") if calls else None
+    if status in (401, 403):
+        return (
+            "iContact refused this integration's credentials: the application password was "
+            "changed or the App ID was disabled. Edit the integration, enter the current "
+            "application password, then retry."
+        )
+    if status == 404:
+        return (
+            "iContact no longer has this list. Refresh the integration's lists, edit the rule "
+            "to use an existing list, then retry."
+        )
+    if status is not None and status >= 500:
+        return (
+            f"iContact kept failing (HTTP {status}) until the automatic retries ran out. "
+            "Retry once iContact is back."
+        )
+    if status is not None and status >= 400:
+        return f"iContact rejected what was sent (HTTP {status}); its answer is below."
+    return entry.message or "The failure was not explained; retry it, or contact support."
+
+
+def pretty_json(value: Any) -> str:
+    """A request or answer body as indented JSON text (autoescaped where it is shown)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def template_context() -> dict[str, Any]:
+    return {"explain_failure": explain_failure, "pretty_json": pretty_json}
+
+
+def register(bp: Blueprint) -> None:
+    bp.context_processor(template_context)
+    bp.add_url_rule("/logs", "logs", logs_screen)
+    bp.add_url_rule("/logs/<int:entry_id>", "log_entry", log_entry)
+    bp.add_url_rule("/logs/<int:entry_id>/retry", "retry_entry", retry_entry, methods=["POST"])
+    bp.add_url_rule("/logs/retry-failed", "retry_failed", retry_failed, methods=["POST"])

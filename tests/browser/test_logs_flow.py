@@ -1,0 +1,79 @@
+"""A merchant fires storefront events from the demo, then finds them in the Logs."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.conftest import list_id
+
+
+def fire(page, live_url, email: str, product: str) -> None:
+    page.goto(f"{live_url}/merchant/events")
+    page.get_by_label("Event", exact=True).select_option(label="Product Purchased")
+    page.get_by_label("Customer email").fill(email)
+    page.get_by_label("Product", exact=True).select_option(label=product)
+    page.get_by_role("button", name="Send event").click()
+    expect(page.get_by_text("Event product.purchased sent")).to_be_visible()
+
+
+def test_fire_events_and_find_them_with_the_log_search(
+    signed_in, live_url, engine, integration, icontact, run_jobs, shot
+):
+    engine.add_rule(
+        "acme",
+        trigger="product.purchased",
+        integration_id=integration.id,
+        action="add",
+        list_name="Customers",
+    )
+    page = signed_in
+    fire(page, live_url, "ann@example.com", "Single-Origin Sampler")
+    fire(page, live_url, "bob@example.com", "Espresso Subscription")
+    run_jobs()
+    # One more whose list is gone in iContact by the time it runs: it fails.
+    icontact.delete_list(list_id(icontact, "Customers"))
+    fire(page, live_url, "cy@example.com", "Pour-Over Masterclass")
+    run_jobs()
+
+    page.get_by_role("link", name="Integrations", exact=True).first.click()
+    page.get_by_role("link", name="Logs").click()
+    entries = page.locator(".addon-log-entry")
+    expect(entries).to_have_count(3)
+    expect(entries.first).to_contain_text("cy@example.com")  # newest first
+    expect(page.get_by_role("button", name="Retry all failed (1)")).to_be_visible()
+
+    # Search as you type: the results follow, the address bar too.
+    page.get_by_label("Search").press_sequentially("bob@", delay=30)
+    expect(entries).to_have_count(1)
+    expect(entries.first).to_contain_text("bob@example.com")
+    expect(entries.first).to_contain_text("Espresso Subscription")
+    expect(page).to_have_url(re.compile(r"/integrations/logs\?q=bob%40"))
+
+    # Each row opens to what was sent and what iContact answered.
+    entries.first.locator("summary").click()
+    detail = entries.first.locator(".addon-log-detail")
+    expect(detail).to_contain_text("What was sent, and the answers")
+    expect(detail).to_contain_text("HTTP 200")
+    expect(detail).to_contain_text("Global rule")
+    shot("log-search-and-details")
+
+    # Filters: the failed one, with its explanation and a Retry.
+    page.get_by_label("Search").fill("")
+    page.get_by_label("Status").select_option(label="Failed")
+    expect(entries).to_have_count(1)
+    expect(entries.first).to_contain_text("cy@example.com")
+    entries.first.locator("summary").click()
+    expect(entries.first).to_contain_text("Why it failed.")
+    entries.first.get_by_role("button", name="Retry").click()
+    expect(entries.first).to_contain_text("Queued again")
+    expect(entries.first).to_contain_text("Pending")
+    shot("retried")
+
+    # Refresh Logs shows what the worker did since.
+    run_jobs()
+    page.get_by_label("Status").select_option(label="Any status")
+    page.get_by_role("button", name="Refresh Logs").click()
+    expect(entries).to_have_count(3)
+    expect(page).to_have_url(re.compile(r"status=&"))
