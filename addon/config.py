@@ -46,6 +46,14 @@ ADDON_DRAIN_SECONDS = 60
 ADDON_SWEEP_INTERVAL = 30
 #: Temporary failures are retried with backoff for this long before the entry fails.
 ADDON_RETRY_WINDOW = 24 * 3600
+#: The host's sign-in endpoint signed-out merchants are sent to (None: "login" if it exists).
+ADDON_LOGIN_ENDPOINT = None
+#: Content-Security-Policy of the add-on's pages; the screens need no inline script or style.
+ADDON_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'self'; base-uri 'self'; "
+    "object-src 'none'"
+)
 #: Base template the add-on's pages extend, so they sit inside the host's layout.
 ADDON_BASE_TEMPLATE = "addon/_standalone.html"
 #: Set False when the host page already loads htmx 2.

@@ -6,7 +6,14 @@ class AddonError(Exception):
 
 
 class IntegrationError(AddonError):
-    """An integration or rule could not be saved; the message is fit to show a merchant."""
+    """An integration or rule could not be saved; the message is fit to show a merchant.
+
+    ``field`` names the form field the message belongs next to, when there is one.
+    """
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class InvalidEvent(AddonError, ValueError):

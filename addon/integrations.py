@@ -84,9 +84,11 @@ def client_for(integration: Integration, max_wait: float | None = 15.0):
 def _clean_label(marketplace_id: str, label, exclude_id: int | None = None) -> str:
     text = (label or "").strip() if isinstance(label, str) else ""
     if not text:
-        raise IntegrationError("Give the integration a label, for example 'Main iContact account'.")
+        raise IntegrationError(
+            "Give the integration a label, for example 'Main iContact account'.", "label"
+        )
     if len(text) > MAX_LABEL:
-        raise IntegrationError(f"The label is longer than {MAX_LABEL} characters.")
+        raise IntegrationError(f"The label is longer than {MAX_LABEL} characters.", "label")
     query = select(Integration.id).where(
         Integration.marketplace_id == marketplace_id, Integration.label == text
     )
@@ -95,7 +97,8 @@ def _clean_label(marketplace_id: str, label, exclude_id: int | None = None) -> s
     if session().execute(query).first():
         raise IntegrationError(
             f"An integration labelled {text!r} already exists in this marketplace. "
-            "Choose another label."
+            "Choose another label.",
+            "label",
         )
     return text
 
@@ -111,7 +114,8 @@ def _verify(provider_name: str, username: str, password: str):
         raise IntegrationError(
             f"{provider.title} did not accept that username and application password. Check "
             f"that you enabled App ID {config()['ADDON_ICONTACT_APP_ID']} for your account and "
-            "typed the application password you chose there (not your login password)."
+            "typed the application password you chose there (not your login password).",
+            "password",
         ) from None
     except TemporaryFailure as exc:
         raise IntegrationError(
@@ -123,9 +127,9 @@ def _verify(provider_name: str, username: str, password: str):
     return account_id, folder_id, lists
 
 
-def _require(value, what: str) -> str:
+def _require(value, what: str, field: str | None = None) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise IntegrationError(f"Enter the {what}.")
+        raise IntegrationError(f"Enter the {what}.", field)
     return value.strip()
 
 
@@ -139,8 +143,8 @@ def connect(marketplace_id: str, provider: str, *, label, username, password) ->
     if provider not in PROVIDERS:
         raise IntegrationError(f"Unknown provider {provider!r}.")
     clean_label = _clean_label(marketplace_id, label)
-    username = _require(username, "username")
-    password = _require(password, "application password")
+    username = _require(username, "username", "username")
+    password = _require(password, "application password", "password")
     account_id, folder_id, lists = _verify(provider, username, password)
     integration = Integration(
         marketplace_id=marketplace_id,
@@ -168,19 +172,32 @@ def connect(marketplace_id: str, provider: str, *, label, username, password) ->
 def update_integration(
     marketplace_id: str, integration_id, *, label=None, username=None, password=None
 ) -> Integration:
-    """Rename an integration and/or replace its credentials (verified before saving).
+    """Rename an integration and/or replace its credentials.
 
-    A blank password keeps the stored one. Fixed credentials release held deliveries.
+    New credentials are verified before anything is changed; a blank password keeps the
+    stored one, and an unchanged username with no password is not a credential change.
+    Fixed credentials release the integration's held deliveries.
+
+    Raises:
+        IntegrationError: label taken or empty, or the new credentials refused; nothing saved.
     """
     integration = get_integration(marketplace_id, integration_id)
+    new_label = None
     if label is not None:
-        integration.label = _clean_label(marketplace_id, label, exclude_id=integration.id)
+        new_label = _clean_label(marketplace_id, label, exclude_id=integration.id)
     new_username = username.strip() if isinstance(username, str) and username.strip() else None
+    if new_username == integration.username:
+        new_username = None
     new_password = password if isinstance(password, str) and password.strip() else None
+    verified = None
     if new_username or new_password:
         user = new_username or integration.username
         secret = new_password or state().vault.decrypt(integration.secret)
-        account_id, folder_id, lists = _verify(integration.provider, user, secret)
+        verified = (user, secret, *_verify(integration.provider, user, secret))
+    if new_label is not None:
+        integration.label = new_label
+    if verified is not None:
+        user, secret, account_id, folder_id, lists = verified
         integration.username = user
         integration.secret = state().vault.encrypt(secret)
         integration.account_id, integration.client_folder_id = account_id, folder_id

@@ -169,14 +169,22 @@ def apply_batch(batch: list[Delivery], integration: Integration, client) -> bool
         return True
     remember_contacts(integration.id, result.learned, result.forgotten, known)
     for key, delivery in by_key.items():
-        record_outcome(delivery, result.outcomes.get(key))
+        record_outcome(delivery, result.outcomes.get(key), result.details.get(key))
     return True
 
 
-def record_outcome(delivery: Delivery, outcome: Outcome | ProviderError | None) -> None:
-    """Write one delivery's result, with advice a merchant can act on for failures."""
+def record_outcome(
+    delivery: Delivery,
+    outcome: Outcome | ProviderError | None,
+    calls: list[dict] | None = None,
+) -> None:
+    """Write one delivery's result, with advice a merchant can act on for failures.
+
+    Args:
+        calls: what was sent and answered for this delivery, kept with a failure.
+    """
     with bind_event(delivery.event_id, delivery.marketplace_id):
-        _record_outcome(delivery, outcome)
+        _record_outcome(delivery, outcome, {"calls": calls or []})
         log.info(
             "delivery %s (%s %s list %s): %s",
             delivery.id,
@@ -187,7 +195,7 @@ def record_outcome(delivery: Delivery, outcome: Outcome | ProviderError | None) 
         )
 
 
-def _record_outcome(delivery: Delivery, outcome: Outcome | ProviderError | None) -> None:
+def _record_outcome(delivery: Delivery, outcome, detail: dict) -> None:
     if isinstance(outcome, Outcome):
         deliveries.finish(delivery, outcome.status, outcome.message, outcome.detail)
     elif isinstance(outcome, NotFound):
@@ -196,13 +204,14 @@ def _record_outcome(delivery: Delivery, outcome: Outcome | ProviderError | None)
             FAILED,
             f"The list {delivery.list_name!r} ({delivery.list_id}) was not found in iContact: "
             f"{outcome}. Refresh the lists and point the rule at an existing list.",
+            detail,
         )
     elif isinstance(outcome, InvalidData):
-        deliveries.finish(delivery, FAILED, f"iContact refused the data: {outcome}")
+        deliveries.finish(delivery, FAILED, f"iContact refused the data: {outcome}", detail)
     elif isinstance(outcome, ProviderError):
-        deliveries.finish(delivery, FAILED, str(outcome))
+        deliveries.finish(delivery, FAILED, str(outcome), detail)
     else:  # pragma: no cover - every action gets an outcome; fail loudly rather than lose it
-        deliveries.finish(delivery, FAILED, "No outcome was recorded for this action")
+        deliveries.finish(delivery, FAILED, "No outcome was recorded for this action", detail)
 
 
 def sweep() -> str:

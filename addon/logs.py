@@ -7,6 +7,7 @@ from typing import cast
 
 from sqlalchemy import CursorResult, delete, func, or_, select
 
+from .errors import IntegrationError
 from .models import FINISHED, Delivery
 from .state import config, session
 
@@ -66,6 +67,21 @@ def search_logs(
     query = filtered_query(marketplace_id, q, status, trigger, **filters)
     query = query.order_by(Delivery.created_at.desc(), Delivery.id.desc())
     return list(session().scalars(query.limit(limit).offset(offset)))
+
+
+def get_log_entry(marketplace_id: str, entry_id) -> Delivery:
+    """The marketplace's log entry.
+
+    Raises:
+        IntegrationError: unknown entry, another marketplace's included.
+    """
+    try:
+        entry = session().get(Delivery, int(entry_id))
+    except (TypeError, ValueError):
+        entry = None
+    if entry is None or entry.marketplace_id != marketplace_id:
+        raise IntegrationError("Unknown log entry")
+    return entry
 
 
 def count_logs(marketplace_id: str, q=None, status=None, trigger=None, **filters) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .errors import IntegrationError
-from .logs import filtered_query
+from .logs import filtered_query, get_log_entry
 from .models import FAILED, PENDING, Delivery, utcnow
 from .queue import enqueue_drain
 from .state import session, state
@@ -23,12 +23,7 @@ def retry_delivery(marketplace_id: str, delivery_id) -> Delivery:
     Raises:
         IntegrationError: unknown entry (another marketplace's included), or not failed.
     """
-    try:
-        delivery = session().get(Delivery, int(delivery_id))
-    except (TypeError, ValueError):
-        delivery = None
-    if delivery is None or delivery.marketplace_id != marketplace_id:
-        raise IntegrationError("Unknown log entry")
+    delivery = get_log_entry(marketplace_id, delivery_id)
     if delivery.status != FAILED:
         raise IntegrationError("Only failed entries can be retried.")
     if delivery.integration_id is None:

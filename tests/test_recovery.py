@@ -174,3 +174,13 @@ def test_retrying_a_failed_entry_keeps_its_place_and_applies_once(
     engine.db.session.expire_all()
     assert [e.status for e in engine.logs("acme")] == ["success", "success"]
     assert len(engine.logs("acme")) == 2
+
+
+def test_a_failed_entry_keeps_what_was_sent_and_answered(engine, integration, icontact, run_jobs):
+    add_rule(engine, integration)
+    icontact.delete_list(list_id(icontact, "Customers"))
+    purchase(engine)
+    run_jobs()
+    [entry] = engine.logs("acme")
+    paths = [call["path"] for call in entry.detail["calls"]]
+    assert any(path.endswith("/subscriptions") for path in paths)

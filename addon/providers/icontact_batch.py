@@ -47,6 +47,8 @@ class BatchResult:
     learned: dict[str, str] = field(default_factory=dict)
     forgotten: set[str] = field(default_factory=set)
     calls: list[dict[str, Any]] = field(default_factory=list)
+    #: Per action, the calls made for it (shared ones summarised), for its log entry.
+    details: dict[Hashable, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def _chunks(items: list, size: int = CHUNK):
@@ -135,6 +137,7 @@ class _Batch:
                     for act in actions:
                         if act.email_key == record["email"].lower():
                             self.result.outcomes[act.key] = failure
+                            self.details[act.key] = list(self.lookups.get(act.email_key, []))
 
     # -- subscriptions -----------------------------------------------------------------------
 
@@ -238,4 +241,5 @@ def apply_actions(
         final = batch.result.outcomes.get(key)
         if isinstance(final, Outcome):
             final.detail.setdefault("calls", calls)
+    batch.result.details = batch.details
     return batch.result

@@ -15,7 +15,6 @@ from .. import integrations, logs, retries
 from ..errors import IntegrationError
 from ..forms import LogFilterForm
 from ..models import FAILED, Delivery
-from ..state import session
 from .guard import marketplace, owned
 from .htmx import hx_target, is_htmx, render_screen
 
@@ -23,14 +22,6 @@ SCREEN = "addon/logs.html"
 PAGE_SIZE = 50
 RESULTS_ID = "addon-log-results"
 FILTER_NAMES = ("q", "status", "trigger", "integration_id", "date_from", "date_to")
-
-
-def get_log_entry(marketplace_id: str, entry_id) -> Delivery:
-    """The marketplace's log entry, or IntegrationError (another marketplace's id included)."""
-    entry = session().get(Delivery, int(entry_id))
-    if entry is None or entry.marketplace_id != marketplace_id:
-        raise IntegrationError("Unknown log entry")
-    return entry
 
 
 def filter_form(formdata: MultiDict) -> LogFilterForm:
@@ -105,7 +96,7 @@ def logs_screen():
 
 def log_entry(entry_id: int):
     """One entry's details: inline under its row for htmx, a page of its own otherwise."""
-    entry = owned(get_log_entry, entry_id)
+    entry = owned(logs.get_log_entry, entry_id)
     if is_htmx():
         return render_template("addon/_log_detail.html", entry=entry)
     return render_template("addon/log_entry.html", entry=entry, tab="logs")
@@ -113,7 +104,7 @@ def log_entry(entry_id: int):
 
 def retry_entry(entry_id: int):
     """Retry one failed entry; answers its updated row."""
-    entry = owned(get_log_entry, entry_id)
+    entry = owned(logs.get_log_entry, entry_id)
     try:
         retries.retry_delivery(marketplace(), entry.id)
     except IntegrationError as exc:
