@@ -19,6 +19,11 @@ def _error(status: int, message: str, **extra: Any):
     return jsonify({"error": message, **extra}), status
 
 
+def _refuse_constant(name: str):
+    """NaN and Infinity are not JSON, though Python's parser takes them."""
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def webhook():
     config = current_app.config
     secret = config.get("ADDON_WEBHOOK_SECRET")
@@ -35,9 +40,11 @@ def webhook():
     except BadSignature as exc:
         return _error(401, str(exc))
     try:
-        payload = json.loads(body)
+        payload = json.loads(body, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError):
         return _error(400, "The body is not valid JSON.")
+    except RecursionError:
+        return _error(400, "The body is nested too deeply to be one event.")
     if not isinstance(payload, dict):
         return _error(400, "The body must be one JSON object (one event).")
     fields = dict(payload)

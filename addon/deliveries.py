@@ -4,11 +4,13 @@ in per-customer order and applied through the provider. A delivery is also its l
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import random
+import threading
 import uuid
 from typing import cast
 
-from sqlalchemy import CursorResult, and_, exists, func, or_, select, update
+from sqlalchemy import CursorResult, Engine, and_, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from .events import is_valid_email
@@ -25,6 +27,8 @@ from .models import (
 )
 from .rules import match_rules
 from .state import config, session
+
+log = logging.getLogger("addon.deliveries")
 
 PROSPECT = "prospect.created"
 # Retry backoff: first wait, cap; jitter spreads a burst of retries.
@@ -169,6 +173,56 @@ def claim(integration_id: int, owner: str, limit: int) -> list[Delivery]:
 
 def new_owner() -> str:
     return uuid.uuid4().hex
+
+
+def _renewal(owner: str, seconds: int):
+    until = utcnow() + dt.timedelta(seconds=seconds)
+    return (
+        update(Delivery)
+        .where(Delivery.lease_owner == owner, Delivery.status == PENDING)
+        .values(lease_until=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def renew(owner: str) -> set[int]:
+    """Extend the leases ``owner`` still holds and return their ids, in the caller's transaction.
+
+    Called right before the provider is called and right before outcomes are written: a
+    delivery whose lease another worker took over is neither called for nor written again.
+    """
+    seconds = int(config()["ADDON_LEASE_SECONDS"])
+    rows = session().execute(_renewal(owner, seconds).returning(Delivery.id))
+    return {pk for (pk,) in rows}
+
+
+class LeaseKeeper:
+    """Renews a worker's leases in the background while a slow batch talks to the provider
+    (a throttled account can keep one batch busy for longer than a lease)."""
+
+    def __init__(self, owner: str):
+        self.owner = owner
+        self.seconds = int(config()["ADDON_LEASE_SECONDS"])
+        self.bind = cast(Engine, session().get_bind())
+        self.interval = max(0.5, self.seconds / 3)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="addon-lease", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                with self.bind.begin() as connection:
+                    connection.execute(_renewal(self.owner, self.seconds))
+            except Exception:  # the lease may lapse; renew() before writing still fences it
+                log.warning("could not renew leases", exc_info=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def finish(delivery: Delivery, status: str, message: str, detail: dict | None = None) -> None:

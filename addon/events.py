@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from collections.abc import Mapping
@@ -46,6 +47,9 @@ def _check_unicode(value: Any, field: str) -> None:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise InvalidEvent(f"{field} contains text that is not valid unicode", field) from None
+        if "\x00" in value:
+            # Databases (PostgreSQL) cannot store NUL in text.
+            raise InvalidEvent(f"{field} contains a NUL character", field)
     elif isinstance(value, Mapping):
         for key, item in value.items():
             _check_unicode(key, field)
@@ -99,8 +103,13 @@ def _field(event_type: str, name: str, value: Any) -> Any:
             raise InvalidEvent(f"purchase_type must be one of {', '.join(PURCHASE_TYPES)}", name)
         return value
     if name == "amount":
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise InvalidEvent("amount must be a number of at least 0", name)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise InvalidEvent("amount must be a finite number of at least 0", name)
         return value
     return _identifier(value, name)
 

@@ -113,7 +113,9 @@ def _drain(integration: Integration, client, owner: str) -> str:
         batch = deliveries.claim(integration.id, owner, _claim_size(integration))
         if not batch:
             break
-        if not apply_batch(batch, integration, client):
+        with deliveries.LeaseKeeper(owner):
+            held = not apply_batch(batch, integration, client, owner)
+        if held:
             deliveries.release_all(owner)
             session().commit()
             return f"held after {done} deliveries: {integration.status_reason}"
@@ -122,8 +124,11 @@ def _drain(integration: Integration, client, owner: str) -> str:
     return f"applied {done} deliveries"
 
 
-def apply_batch(batch: list[Delivery], integration: Integration, client) -> bool:
+def apply_batch(batch: list[Delivery], integration: Integration, client, owner: str) -> bool:
     """Apply claimed deliveries together and record each one's own outcome.
+
+    Leases are checked (and renewed) right before the provider is called and right before
+    the outcomes are written, so a delivery another worker took over is not applied twice.
 
     Returns:
         False when the provider rejected the credentials: the integration needs attention
@@ -139,6 +144,13 @@ def apply_batch(batch: list[Delivery], integration: Integration, client) -> bool
         customer = dict(delivery.event.payload["customer"])
         actions.append(Action(delivery.id, delivery.action, customer, delivery.list_id))
         by_key[delivery.id] = delivery
+    if not actions:
+        return True
+    held = deliveries.renew(owner)
+    session().commit()
+    for key in [k for k in by_key if k not in held]:
+        actions = [a for a in actions if a.key != key]
+        by_key.pop(key)
     if not actions:
         return True
     provider = get_provider(integration.provider)
@@ -168,8 +180,16 @@ def apply_batch(batch: list[Delivery], integration: Integration, client) -> bool
             enqueue_drain(state().queue, integration.id, at=retry_at, coalesce=False)
         return True
     remember_contacts(integration.id, result.learned, result.forgotten, known)
+    still_held = deliveries.renew(owner)  # locks our rows until the commit that follows
     for key, delivery in by_key.items():
-        record_outcome(delivery, result.outcomes.get(key), result.details.get(key))
+        if key in still_held:
+            record_outcome(delivery, result.outcomes.get(key), result.details.get(key))
+        else:
+            # Another worker took it over after our lease lapsed; its outcome is theirs.
+            session().refresh(delivery)
+            log.warning(
+                "delivery %s: lease lost while applying, outcome left to its new owner", delivery.id
+            )
     return True
 
 
