@@ -21,6 +21,7 @@ from .logsetup import bind_event
 from .models import CONNECTED, FAILED, Delivery, Event, Integration
 from .providers import (
     Action,
+    BatchResult,
     InvalidData,
     NotFound,
     Outcome,
@@ -146,9 +147,9 @@ def apply_batch(batch: list[Delivery], integration: Integration, client, owner: 
         by_key[delivery.id] = delivery
     if not actions:
         return True
-    held = deliveries.renew(owner)
+    owned = deliveries.renew(owner)
     session().commit()
-    for key in [k for k in by_key if k not in held]:
+    for key in [k for k in by_key if k not in owned]:
         actions = [a for a in actions if a.key != key]
         by_key.pop(key)
     if not actions:
@@ -170,27 +171,33 @@ def apply_batch(batch: list[Delivery], integration: Integration, client, owner: 
                 delivery, "held: iContact rejected the credentials; fix the integration to resume"
             )
         return False
-    except TemporaryFailure as exc:
-        detail = {"calls": client.transcript[-5:]}
-        retry_at = None
-        for delivery in by_key.values():
-            next_at = deliveries.retry_later(delivery, str(exc), exc.retry_after, detail)
-            retry_at = min(retry_at or next_at, next_at) if next_at else retry_at
-        if retry_at is not None:
-            enqueue_drain(state().queue, integration.id, at=retry_at, coalesce=False)
-        return True
     remember_contacts(integration.id, result.learned, result.forgotten, known)
-    still_held = deliveries.renew(owner)  # locks our rows until the commit that follows
+    _write_outcomes(by_key, result, deliveries.renew(owner), integration)
+    return True
+
+
+def _write_outcomes(
+    by_key: dict[int, Delivery], result: BatchResult, still_held: set[int], integration
+) -> None:
+    """Record each delivery's outcome; temporary failures wait for a retry."""
+    retry_at: dt.datetime | None = None
     for key, delivery in by_key.items():
-        if key in still_held:
-            record_outcome(delivery, result.outcomes.get(key), result.details.get(key))
+        outcome = result.outcomes.get(key)
+        if key in still_held and isinstance(outcome, TemporaryFailure):
+            detail = {"calls": result.details.get(key) or result.calls[-5:]}
+            next_at = deliveries.retry_later(delivery, str(outcome), outcome.retry_after, detail)
+            if next_at is not None:
+                retry_at = min(retry_at or next_at, next_at)
+        elif key in still_held:
+            record_outcome(delivery, outcome, result.details.get(key))
         else:
             # Another worker took it over after our lease lapsed; its outcome is theirs.
             session().refresh(delivery)
             log.warning(
                 "delivery %s: lease lost while applying, outcome left to its new owner", delivery.id
             )
-    return True
+    if retry_at is not None:
+        enqueue_drain(state().queue, integration.id, at=retry_at, coalesce=False)
 
 
 def record_outcome(

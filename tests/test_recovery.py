@@ -184,3 +184,25 @@ def test_a_failed_entry_keeps_what_was_sent_and_answered(engine, integration, ic
     [entry] = engine.logs("acme")
     paths = [call["path"] for call in entry.detail["calls"]]
     assert any(path.endswith("/subscriptions") for path in paths)
+
+
+def test_a_temporary_failure_part_way_keeps_what_was_done(
+    app, engine, integration, icontact, run_jobs
+):
+    """The subscribe call fails after the contacts were created: only it is retried."""
+    add_rule(engine, integration)
+    from addon.providers.base import TemporaryFailure
+    from addon.providers.icontact import IContactClient
+
+    real_subscribe = IContactClient.subscribe
+    IContactClient.subscribe = lambda self, pairs, status="normal": (_ for _ in ()).throw(
+        TemporaryFailure("iContact answered 503")
+    )
+    try:
+        purchase(engine, "a@example.com")
+        run_jobs()
+    finally:
+        IContactClient.subscribe = real_subscribe
+    [entry] = engine.logs("acme")
+    assert entry.status == "pending" and "Temporary failure on attempt 1" in entry.message
+    assert any(call["path"].endswith("/contacts") for call in entry.detail["calls"])

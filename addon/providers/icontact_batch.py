@@ -198,21 +198,7 @@ class _Batch:
                 )
 
 
-def apply_actions(
-    client: IContactClient,
-    actions: list[Action],
-    known: dict[str, str],
-    *,
-    lookup_threads: int = 8,
-    make_client: Callable[[], IContactClient] | None = None,
-) -> BatchResult:
-    """Apply adds and removes for one account; ``known`` maps lower-cased emails to ids.
-
-    Raises:
-        RejectedCredentials, TemporaryFailure: for the whole batch (nothing is lost: every
-            call is idempotent, so the caller retries the batch).
-    """
-    batch = _Batch(client, known, lookup_threads, make_client or client.sibling)
+def _apply(batch: _Batch, client: IContactClient, actions: list[Action]) -> None:
     adds = [a for a in actions if a.action == "add"]
     removes = [a for a in actions if a.action == "remove"]
     batch.lookup(sorted({a.email_key for a in adds}))
@@ -237,6 +223,31 @@ def apply_actions(
             elif act.email_key in batch.ids:
                 batch.forget(act.email_key)
         batch.details.setdefault(act.key, []).extend(client.transcript[start:])
+
+
+def apply_actions(
+    client: IContactClient,
+    actions: list[Action],
+    known: dict[str, str],
+    *,
+    lookup_threads: int = 8,
+    make_client: Callable[[], IContactClient] | None = None,
+) -> BatchResult:
+    """Apply adds and removes for one account; ``known`` maps lower-cased emails to ids.
+
+    A temporary failure part-way keeps what was already done: the actions it left undone get
+    the ``TemporaryFailure`` as their outcome, for the caller to retry just those.
+
+    Raises:
+        RejectedCredentials: for the whole batch (the caller holds it; every call is
+            idempotent, so applying it again later is safe).
+    """
+    batch = _Batch(client, known, lookup_threads, make_client or client.sibling)
+    try:
+        _apply(batch, client, actions)
+    except TemporaryFailure as exc:
+        for act in actions:
+            batch.result.outcomes.setdefault(act.key, exc)
     for key, calls in batch.details.items():
         final = batch.result.outcomes.get(key)
         if isinstance(final, Outcome):
