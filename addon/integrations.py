@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .errors import IntegrationError
+from .logs import skip_pending
 from .models import (
     CONNECTED,
     NEEDS_ATTENTION,
-    PENDING,
-    SKIPPED,
     Delivery,
     Integration,
     ProviderList,
@@ -250,14 +249,8 @@ def delete_integration(marketplace_id: str, integration_id) -> None:
     """Delete an integration and its rules; its pending work is skipped, its log kept."""
     integration = get_integration(marketplace_id, integration_id)
     db = session()
-    db.execute(
-        update(Delivery)
-        .where(Delivery.integration_id == integration.id, Delivery.status == PENDING)
-        .values(
-            status=SKIPPED,
-            message="skipped: the integration was deleted before this ran",
-            finished_at=utcnow(),
-        )
+    skip_pending(
+        Delivery.integration_id == integration.id, "the integration was deleted before this ran"
     )
     for rule in db.scalars(select(Rule).where(Rule.integration_id == integration.id)):
         db.delete(rule)

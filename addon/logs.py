@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import cast
 
-from sqlalchemy import CursorResult, delete, func, or_, select
+from sqlalchemy import CursorResult, delete, func, or_, select, update
 
 from .errors import IntegrationError
-from .models import FINISHED, Delivery
+from .models import FINISHED, PENDING, SKIPPED, Delivery, utcnow
 from .state import config, session
 
 
@@ -67,6 +67,17 @@ def search_logs(
     query = filtered_query(marketplace_id, q, status, trigger, **filters)
     query = query.order_by(Delivery.created_at.desc(), Delivery.id.desc())
     return list(session().scalars(query.limit(limit).offset(offset)))
+
+
+def skip_pending(condition, reason: str) -> None:
+    """Close the pending entries that ``condition`` selects as skipped, saying why (their rule
+    or integration is going away); in the caller's transaction."""
+    session().execute(
+        update(Delivery)
+        .where(condition, Delivery.status == PENDING)
+        .values(status=SKIPPED, message=f"skipped: {reason}", finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def get_log_entry(marketplace_id: str, entry_id) -> Delivery:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 
 from .errors import IntegrationError
 from .integrations import get_integration, refresh_lists
-from .models import PENDING, SKIPPED, Delivery, Event, Integration, Rule, utcnow
+from .logs import skip_pending
+from .models import Delivery, Event, Integration, Rule
 from .state import session
 from .triggers import ACTIONS, TRIGGER_NAMES, triggers_for
 
@@ -113,15 +114,7 @@ def delete_rule(marketplace_id: str, rule_id) -> None:
     """Delete a rule; its work not yet done is skipped, its log entries are kept."""
     rule = get_rule(marketplace_id, rule_id)
     db = session()
-    db.execute(
-        update(Delivery)
-        .where(Delivery.rule_id == rule.id, Delivery.status == PENDING)
-        .values(
-            status=SKIPPED,
-            message="skipped: the rule was deleted before this ran",
-            finished_at=utcnow(),
-        )
-    )
+    skip_pending(Delivery.rule_id == rule.id, "the rule was deleted before this ran")
     db.delete(rule)
     db.commit()
 

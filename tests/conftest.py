@@ -133,6 +133,18 @@ def integration(engine, icontact):
     return engine.connect("acme", label="Main iContact", username=USERNAME, app_password=PASSWORD)
 
 
+@pytest.fixture
+def purchase_rule(engine, integration):
+    """A global rule: Product Purchased adds the customer to 'Customers'."""
+    return engine.add_rule(
+        "acme",
+        trigger="product.purchased",
+        integration_id=integration.id,
+        action="add",
+        list_name="Customers",
+    )
+
+
 def list_id(icontact, name: str) -> str:
     for item in icontact.lists(USERNAME):
         if item["name"] == name:

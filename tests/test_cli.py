@@ -34,17 +34,6 @@ def runner(app):
     return app.test_cli_runner()
 
 
-@pytest.fixture
-def purchase_rule(engine, integration):
-    return engine.add_rule(
-        "acme",
-        trigger="product.purchased",
-        integration_id=integration.id,
-        action="add",
-        list_name="Customers",
-    )
-
-
 def purchase(engine, email, event_id=None):
     return engine.emit(
         "product.purchased",

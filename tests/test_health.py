@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 import time_machine
 from flask import Flask
 
@@ -25,17 +24,6 @@ def healthz_url(app: Flask) -> str:
     if "addon.healthz" not in app.view_functions:
         app.add_url_rule(url, "addon_healthz_unwired", health.healthz)
     return url
-
-
-@pytest.fixture
-def purchase_rule(engine, integration):
-    return engine.add_rule(
-        "acme",
-        trigger="product.purchased",
-        integration_id=integration.id,
-        action="add",
-        list_name="Customers",
-    )
 
 
 def purchase(engine, email):

@@ -1,20 +1,8 @@
 """The log: newest first, searchable, pruned to ADDON_LOG_LIMIT without losing pending work."""
 
-import pytest
 from sqlalchemy import select
 
 from addon.models import Event
-
-
-@pytest.fixture
-def purchase_rule(engine, integration):
-    return engine.add_rule(
-        "acme",
-        trigger="product.purchased",
-        integration_id=integration.id,
-        action="add",
-        list_name="Customers",
-    )
 
 
 def purchase(engine, email, event_id=None, product_id="101"):

@@ -17,14 +17,8 @@ merchant = support.merchant
 
 
 @pytest.fixture
-def rule(engine, integration):
-    return engine.add_rule(
-        "acme",
-        trigger="product.purchased",
-        integration_id=integration.id,
-        action="add",
-        list_name="Customers",
-    )
+def rule(purchase_rule):
+    return purchase_rule
 
 
 @pytest.fixture
