@@ -10,7 +10,7 @@ import threading
 import uuid
 from typing import cast
 
-from sqlalchemy import CursorResult, Engine, and_, exists, func, or_, select, update
+from sqlalchemy import Engine, and_, exists, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from .events import is_valid_email
@@ -25,7 +25,7 @@ from .models import (
     Rule,
     utcnow,
 )
-from .rules import match_rules
+from .rules import marketplace_rules, match_rules
 from .state import config, session
 
 log = logging.getLogger("addon.deliveries")
@@ -41,69 +41,81 @@ def expand_events(
 ) -> tuple[int, dict[int, tuple[dt.datetime, int]]]:
     """Match rules for the marketplace's unexpanded events, oldest first, and write deliveries.
 
-    Each event is claimed with a conditional update, so two workers never expand it twice.
+    The events are claimed in one conditional update, so two workers never expand one twice;
+    the rules are read once, and the deliveries written in one bulk insert.
 
     Returns:
         How many events were looked at, and ``{integration_id: (earliest due time, count)}``
         of the deliveries written.
     """
     db = session()
-    pending = db.scalars(
-        select(Event)
-        .where(Event.marketplace_id == marketplace_id, Event.expanded_at.is_(None))
-        .order_by(Event.created_at, Event.id)
-        .limit(limit)
-    ).all()
-    due: dict[int, tuple[dt.datetime, int]] = {}
-    now = utcnow()
-    for event in pending:
-        claimed = cast(
-            CursorResult,
-            db.execute(
-                update(Event)
-                .where(Event.id == event.id, Event.expanded_at.is_(None))
-                .values(expanded_at=now)
-            ),
+    pending = list(
+        db.scalars(
+            select(Event.id)
+            .where(Event.marketplace_id == marketplace_id, Event.expanded_at.is_(None))
+            .order_by(Event.created_at, Event.id)
+            .limit(limit)
         )
-        if claimed.rowcount != 1:
-            continue
-        for rule, trigger in match_rules(event):
-            delivery = new_delivery(event, rule, trigger)
-            db.add(delivery)
-            first, count = due.get(rule.integration_id, (delivery.next_attempt_at, 0))
-            due[rule.integration_id] = (min(first, delivery.next_attempt_at), count + 1)
+    )
+    if not pending:
+        db.commit()
+        return 0, {}
+    claimed = list(
+        db.scalars(
+            update(Event)
+            .where(Event.id.in_(pending), Event.expanded_at.is_(None))
+            .values(expanded_at=utcnow())
+            .returning(Event.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    events = db.scalars(
+        select(Event).where(Event.id.in_(claimed)).order_by(Event.created_at, Event.id)
+    ).all()
+    rules = marketplace_rules(marketplace_id) if events else []
+    rows = []
+    due: dict[int, tuple[dt.datetime, int]] = {}
+    for event in events:
+        for rule, trigger in match_rules(event, rules):
+            row = delivery_row(event, rule, trigger)
+            rows.append(row)
+            first, count = due.get(rule.integration_id, (row["next_attempt_at"], 0))
+            due[rule.integration_id] = (min(first, row["next_attempt_at"]), count + 1)
+    if rows:
+        db.execute(insert(Delivery), rows)
     db.commit()
     return len(pending), due
 
 
-def new_delivery(event: Event, rule: Rule, trigger: str) -> Delivery:
+def delivery_row(event: Event, rule: Rule, trigger: str) -> dict:
     """The pending delivery of ``rule`` for ``event``; an abandoned cart waits for its delay."""
     when = event.created_at
     if trigger == PROSPECT:
         when = event.created_at + dt.timedelta(seconds=int(config()["ADDON_PROSPECT_DELAY"]))
     email = event.payload["customer"]["email"]
-    return Delivery(
-        marketplace_id=event.marketplace_id,
-        event_pk=event.id,
-        rule_id=rule.id,
-        integration_id=rule.integration_id,
-        event_id=event.event_id,
-        event_type=event.type,
-        trigger=trigger,
-        product_id=event.product_id,
-        email=email,
-        email_key=email.lower(),
-        rule_scope=rule.scope,
-        integration_label=rule.integration.label,
-        action=rule.action,
-        list_id=rule.list_id,
-        list_name=rule.list_name,
-        status=PENDING,
-        message="waiting for the abandonment delay" if trigger == PROSPECT else "queued",
-        sequence_at=when,
-        next_attempt_at=when,
-        created_at=utcnow(),
-    )
+    return {
+        "marketplace_id": event.marketplace_id,
+        "event_pk": event.id,
+        "rule_id": rule.id,
+        "integration_id": rule.integration_id,
+        "event_id": event.event_id,
+        "event_type": event.type,
+        "trigger": trigger,
+        "product_id": event.product_id,
+        "email": email,
+        "email_key": email.lower(),
+        "rule_scope": rule.scope,
+        "integration_label": rule.integration.label,
+        "action": rule.action,
+        "list_id": rule.list_id,
+        "list_name": rule.list_name,
+        "status": PENDING,
+        "message": "waiting for the abandonment delay" if trigger == PROSPECT else "queued",
+        "attempts": 0,
+        "sequence_at": when,
+        "next_attempt_at": when,
+        "created_at": utcnow(),
+    }
 
 
 def claim(integration_id: int, owner: str, limit: int) -> list[Delivery]:

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import cast
 
 from sqlalchemy import CursorResult, delete, func, or_, select, update
+from sqlalchemy.orm import defer
 
 from .errors import IntegrationError
 from .models import FINISHED, PENDING, SKIPPED, Delivery, utcnow
@@ -65,6 +66,8 @@ def search_logs(
         filters: ``integration_id``, ``date_from``, ``date_to`` (naive UTC datetimes).
     """
     query = filtered_query(marketplace_id, q, status, trigger, **filters)
+    # The list never shows what was sent; an entry's details load it when opened.
+    query = query.options(defer(Delivery.detail))
     query = query.order_by(Delivery.created_at.desc(), Delivery.id.desc())
     return list(session().scalars(query.limit(limit).offset(offset)))
 

@@ -62,7 +62,9 @@ def record(
 def _store(data: dict[str, Any]) -> tuple[str, bool]:
     session = db_session()
     joined = _caller_has_work(session)
-    if _known(session, data["marketplace_id"], data["id"]):
+    # In the caller's transaction a duplicate must be found before the insert (a failed
+    # insert would spoil the caller's transaction); alone, the unique constraint finds it.
+    if joined and _known(session, data["marketplace_id"], data["id"]):
         return data["id"], False
     event = Event(
         marketplace_id=data["marketplace_id"],
@@ -87,7 +89,7 @@ def _store(data: dict[str, Any]) -> tuple[str, bool]:
         # Another request stored the same event id first: acknowledge, don't double.
         session.rollback()
         return data["id"], False
-    enqueue_expand(state().queue, event.marketplace_id)
+    enqueue_expand(state().queue, data["marketplace_id"])
     return data["id"], True
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from .errors import IntegrationError
 from .integrations import get_integration, refresh_lists
@@ -136,12 +137,26 @@ def rules_using(marketplace_id: str, integration_id: int) -> list[Rule]:
     return list(session().scalars(query.order_by(Rule.id)))
 
 
-def match_rules(event: Event) -> list[tuple[Rule, str]]:
-    """The rules an event fires, each with the trigger it fired as."""
-    triggers = triggers_for(event.type)
-    query = select(Rule).where(
-        Rule.marketplace_id == event.marketplace_id,
-        Rule.trigger.in_(triggers),
-        or_(Rule.product_id.is_(None), Rule.product_id == event.product_id),
+def marketplace_rules(marketplace_id: str) -> list[Rule]:
+    """Every rule of the marketplace with its integration, loaded once to match many events."""
+    query = (
+        select(Rule)
+        .where(Rule.marketplace_id == marketplace_id)
+        .options(joinedload(Rule.integration))
+        .order_by(Rule.id)
     )
-    return [(rule, rule.trigger) for rule in session().scalars(query.order_by(Rule.id))]
+    return list(session().scalars(query))
+
+
+def match_rules(event: Event, rules: list[Rule]) -> list[tuple[Rule, str]]:
+    """Which of the marketplace's ``rules`` the event fires, each with the trigger it fired as.
+
+    A rule fires when its trigger is one the event's type fires and it is global or its
+    product is the event's product.
+    """
+    triggers = triggers_for(event.type)
+    return [
+        (rule, rule.trigger)
+        for rule in rules
+        if rule.trigger in triggers and rule.product_id in (None, event.product_id)
+    ]
