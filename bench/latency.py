@@ -1,0 +1,132 @@
+"""Latency under a steady load: workers running, storefront processes emit at a fixed rate,
+and every (list, new customer) is timed from just before its emit to the simulator storing the
+subscription (see ``bench/simulator.py`` and ``bench/emitter.py``)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from . import workload
+from .passes import delivery_counts, fresh_stack, say
+from .stack import PASSWORD, ROOT, USERNAME, Stack
+
+
+@dataclass
+class Latency:
+    """Emit → subscription stored in the simulator, per (list, customer)."""
+
+    pairs: int
+    seconds: list[float]
+    missing: int
+    emit_rate: float
+    emit_s: list[float]
+    rss_mb: float
+    failed: int
+
+
+def e2e_run(options: Any, latency: float) -> Latency:
+    """Workers running, emit ``e2e_rate`` events/s for ``e2e_seconds`` from ``emitters``
+    storefront processes; time every (list, new customer) from just before its emit to the
+    simulator storing the subscription."""
+    stack, lists = fresh_stack(options, latency)
+    try:
+        workload.set_up_marketplace(stack.app, USERNAME, PASSWORD)
+        stack.start_workers(options.e2e_workers)
+        count = int(options.e2e_rate * options.e2e_seconds)
+        batch = workload.unique_purchases(count, "e2e")
+        say(f"{options.emitters} emitter(s): {count} events at {options.e2e_rate:g}/s")
+        events = _emit_from_processes(stack, options, count)
+        emitted = {
+            (lists[name], batch[n].email.lower()): stamp
+            for n, stamp, _ in events
+            for name in batch[n].list_names()
+        }
+        stored = _wait_for_subscriptions(stack, emitted, options.e2e_wait)
+        now = time.time()
+        # A subscription not there yet counts with the time waited so far: a lower bound.
+        seconds = [stored.get(key, now) - emitted[key] for key in emitted]
+        rss = stack.peak_rss_mb()
+        counts, _ = delivery_counts(stack)
+        stack.stop_workers()
+        stamps = [stamp for _, stamp, _ in events]
+        span = max(stamps) - min(stamps) + 1 / options.e2e_rate if stamps else 0.0
+        return Latency(
+            pairs=len(emitted),
+            seconds=seconds,
+            missing=len(emitted) - len(stored),
+            emit_rate=len(events) / span if span else 0.0,
+            emit_s=[duration for _, _, duration in events],
+            rss_mb=rss,
+            failed=counts.get("failed", 0),
+        )
+    finally:
+        stack.close()
+
+
+def _emit_from_processes(stack: Stack, options: Any, count: int) -> list[tuple]:
+    """Run the emitter processes on one shared schedule; returns ``(n, stamp, seconds)``."""
+    command = [
+        sys.executable,
+        "-m",
+        "bench.emitter",
+        "--until",
+        str(options.e2e_seconds + 10),
+        "--count",
+        str(count),
+        "--prefix",
+        "e2e",
+        "--rate",
+        str(options.e2e_rate),
+        "--of",
+        str(options.emitters),
+    ]
+    emitters = [
+        subprocess.Popen(
+            [*command, "--index", str(k)],
+            cwd=ROOT,
+            env=stack.worker_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(options.emitters)
+    ]
+    try:
+        for process in emitters:
+            if process.stdout.readline().strip() != "ready":
+                raise RuntimeError("an emitter did not start")
+        start = time.time() + 0.2
+        for process in emitters:
+            process.stdin.write(f"{start}\n")
+            process.stdin.flush()
+        events = []
+        for process in emitters:
+            events += json.loads(process.stdout.readline())["events"]
+            process.wait(30)
+        return sorted(events)
+    finally:
+        for process in emitters:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def _wait_for_subscriptions(stack: Stack, emitted: dict, wait: float) -> dict:
+    """First stored time of each emitted (list, email), read from the simulator's clock."""
+    stored: dict[tuple[str, str], float] = {}
+    cursor = 0
+    deadline = time.monotonic() + wait
+    while True:
+        entries, cursor = stack.subscriptions(cursor)
+        for stamp, list_id, email in entries:
+            key = (list_id, email)
+            if key in emitted and key not in stored:
+                stored[key] = stamp
+        if len(stored) == len(emitted) or time.monotonic() >= deadline:
+            return stored
+        time.sleep(0.5)

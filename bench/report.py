@@ -1,0 +1,175 @@
+"""The printed table and the one-line summaries of a benchmark run."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .latency import Latency
+from .passes import Throttled, Throughput, percentile
+
+
+@dataclass
+class LatencyPass:
+    """Everything measured at one simulator latency."""
+
+    latency_ms: int
+    naive: Throughput
+    one: Throughput
+    two: Throughput
+    e2e: Latency
+
+    @property
+    def ratio(self) -> float:
+        return self.one.rate / self.naive.rate if self.naive.rate else float("nan")
+
+    @property
+    def scale_2w(self) -> float:
+        return self.two.rate / self.one.rate if self.one.rate else float("nan")
+
+    @property
+    def emit_p99_ms(self) -> float:
+        return 1000 * percentile(self.one.emit_s, 99)
+
+    @property
+    def enqueue_p99_ms(self) -> float:
+        return 1000 * percentile(self.one.enqueue_s, 99)
+
+    @property
+    def e2e_p95_s(self) -> float:
+        return percentile(self.e2e.seconds, 95)
+
+
+def _num(value: float, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def _rate(run: Throughput) -> str:
+    text = f"{run.rate:,.1f}/s ({run.finished:,} in {run.seconds:.1f} s"
+    if run.failed:
+        text += f", {run.failed} failed"
+    if not run.complete:
+        text += f", capped: {run.expected - run.finished:,} unfinished"
+        if run.events:
+            text += f", {run.expanded:,}/{run.events:,} events expanded"
+    return text + ")"
+
+
+def _calls(run: Throughput) -> str:
+    text = _num(run.calls_per_delivery, 3)
+    # Calls made for work still unfinished at the cap are counted too.
+    return text if run.complete else f"{text} (capped: includes calls for unfinished work)"
+
+
+def _scale(figures: LatencyPass) -> str:
+    text = _num(figures.scale_2w, 2)
+    if figures.one.complete and figures.two.complete:
+        return text
+    return f"{text} (a capped run: rates by the cap)"
+
+
+def _e2e(run: Latency) -> str:
+    # A subscription not stored by the end counts with the time waited: percentiles are then
+    # lower bounds, marked "≥".
+    bound = "≥ " if run.missing else ""
+    p50, p95, worst = percentile(run.seconds, 50), percentile(run.seconds, 95), max(run.seconds)
+    text = f"p50 {bound}{p50:.2f} s, p95 {bound}{p95:.2f} s, max {bound}{worst:.2f} s"
+    if run.missing:
+        text += f" ({run.missing:,}/{run.pairs:,} not stored by the end)"
+    return text
+
+
+def table(passes: list[LatencyPass], throttled: Throttled | None) -> str:
+    """A readable table: one row per figure, one column per simulator latency."""
+    header = ["figure", *(f"{p.latency_ms} ms / call" for p in passes), "target"]
+    rows = [
+        ("naive_per_s (RQ, 1 job/delivery)", [_rate(p.naive) for p in passes], ""),
+        ("  naive calls/delivery", [_num(p.naive.calls_per_delivery, 2) for p in passes], ""),
+        ("deliveries_per_s, 1 worker", [_rate(p.one) for p in passes], ""),
+        ("ratio (engine / naive)", [_num(p.ratio, 1) for p in passes], "≥ 10 (0 ms), ≥ 50 (50 ms)"),
+        ("calls_per_delivery", [_calls(p.one) for p in passes], "≤ 0.15"),
+        ("deliveries_per_s, 2 workers", [_rate(p.two) for p in passes], ""),
+        ("scale_2w", [_scale(p) for p in passes], "≥ 1.6"),
+        (
+            "emit p50 / p99 (ms), bulk",
+            [
+                f"{_num(1000 * percentile(p.one.emit_s, 50), 2)} / {_num(p.emit_p99_ms, 2)}"
+                for p in passes
+            ],
+            "p99 ≤ 2",
+        ),
+        (
+            "bare Queue.enqueue p50 / p99 (ms)",
+            [
+                f"{_num(1000 * percentile(p.one.enqueue_s, 50), 2)} / {_num(p.enqueue_p99_ms, 2)}"
+                for p in passes
+            ],
+            "",
+        ),
+        (
+            "emit p99 / enqueue p99",
+            [_num(p.emit_p99_ms / p.enqueue_p99_ms, 1) for p in passes],
+            "≤ 3",
+        ),
+        ("e2e emit → subscribed", [_e2e(p.e2e) for p in passes], "p95 ≤ 2 s"),
+        ("  e2e load (events/s achieved)", [_num(p.e2e.emit_rate, 0) for p in passes], "500"),
+        (
+            "  emit p99 under that load (ms)",
+            [_num(1000 * percentile(p.e2e.emit_s, 99), 2) for p in passes],
+            "",
+        ),
+        (
+            "failed deliveries (1 worker / 2 / e2e)",
+            [f"{p.one.failed} / {p.two.failed} / {p.e2e.failed}" for p in passes],
+            "0",
+        ),
+        (
+            "rss_mb (worker peak VmHWM)",
+            [_num(max(p.one.rss_mb, p.two.rss_mb, p.e2e.rss_mb), 0) for p in passes],
+            "≤ 150",
+        ),
+    ]
+    widths = [max(len(header[0]), *(len(r[0]) for r in rows))]
+    for col in range(len(passes)):
+        widths.append(max(len(header[col + 1]), *(len(r[1][col]) for r in rows)))
+    widths.append(max(len(header[-1]), *(len(r[2]) for r in rows)))
+    lines = [_row(header, widths), _row(["-" * w for w in widths], widths).replace(" ", "-")]
+    for name, values, target in rows:
+        lines.append(_row([name, *values, target], widths))
+    if throttled is not None:
+        lines.append("")
+        lines.append(
+            f"throttled pass ({throttled.limit} calls/min in the simulator and the engine): "
+            f"{throttled.finished:,}/{throttled.expected:,} deliveries finished in "
+            f"{throttled.seconds:.1f} s, {throttled.failed} failed, {throttled.calls} calls, "
+            f"busiest minute {throttled.max_per_minute} calls, {throttled.throttled} throttled "
+            f"(target: 0 failed, busiest minute ≤ {throttled.limit}, 0 throttled)"
+        )
+    return "\n".join(lines)
+
+
+def _row(cells: list[str], widths: list[int]) -> str:
+    """A Markdown table row, padded so it also reads well as plain text."""
+    padded = (cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+    return "| " + " | ".join(padded) + " |"
+
+
+def summary(prefix: str, figures: LatencyPass) -> str:
+    """The ``bench:`` line (the exact format the issue asks for)."""
+    rss = max(figures.one.rss_mb, figures.two.rss_mb, figures.e2e.rss_mb)
+    return (
+        f"{prefix}: deliveries_per_s={figures.one.rate:.1f} naive_per_s={figures.naive.rate:.1f} "
+        f"ratio={figures.ratio:.1f} calls_per_delivery={figures.one.calls_per_delivery:.3f} "
+        f"emit_p99_ms={figures.emit_p99_ms:.2f} e2e_p95_s={figures.e2e_p95_s:.2f} "
+        f"rss_mb={rss:.0f} scale_2w={figures.scale_2w:.2f}"
+    )
+
+
+def throttled_summary(run: Throttled) -> str:
+    failed = run.failed + (run.expected - run.finished)
+    return (
+        f"bench-throttled: failed={failed} max_calls_per_min={run.max_per_minute} "
+        f"throttled={run.throttled}"
+    )
