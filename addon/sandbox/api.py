@@ -14,7 +14,7 @@ from flask import Blueprint, Response, abort, current_app, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from . import messages
-from .query import Page
+from .query import Page, QueryError, run_query
 from .state import EXTENSION_KEY, Account, SandboxState
 
 SUPPORTED_VERSIONS = ("2.0", "2.1", "2.2")
@@ -51,6 +51,17 @@ def with_warnings(payload: dict, warnings: list[str]) -> Response:
     if warnings:
         payload["warnings"] = warnings
     return json_response(payload)
+
+
+def search_response(
+    key: str, records: list[dict], searchable, *, handled: Sequence[str] = ()
+) -> Response:
+    """Filter and page ``records`` by the request's query: the envelope, or 400 on bad paging."""
+    try:
+        page = run_query(records, request.args, searchable, handled=handled)
+    except QueryError:
+        return error_response(400, messages.BAD_PAGING)
+    return page_response(key, page)
 
 
 def page_response(key: str, page: Page, warnings: Sequence[str] = ()) -> Response:

@@ -14,14 +14,13 @@ from .api import (
     current_account,
     error_response,
     json_response,
-    page_response,
     read_items,
     read_object,
     sandbox_state,
     scoped_blueprint,
+    search_response,
     with_warnings,
 )
-from .query import QueryError, run_query
 from .records import (
     CONTACT_FIELDS,
     CONTACT_READ_ONLY,
@@ -168,11 +167,7 @@ def list_contacts() -> Response:
     with state.lock:
         email = None if "emailSearchType" in request.args else request.args.get("email")
         records = _select(current_account(), request.args.get("status"), email)
-    try:
-        page = run_query(records, request.args, _SEARCHABLE, handled=("status",))
-    except QueryError:
-        return error_response(400, messages.BAD_PAGING)
-    return page_response("contacts", page)
+    return search_response("contacts", records, _SEARCHABLE, handled=("status",))
 
 
 @bp.post("")

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, request
+from flask import Response, abort
 
 from . import messages
 from .api import (
     current_account,
     error_response,
     json_response,
-    page_response,
     read_items,
     read_object,
     sandbox_state,
     scoped_blueprint,
+    search_response,
     with_warnings,
 )
-from .query import QueryError, run_query
 from .records import LIST_FLAGS, LIST_KEYS, LIST_TEXT_FIELDS, as_flag, as_text, list_echo, list_read
 from .state import Account, SandboxState
 
@@ -106,11 +105,7 @@ def list_lists() -> Response:
     state = sandbox_state()
     with state.lock:
         records = [list_read(r) for r in current_account().lists.values()]
-    try:
-        page = run_query(records, request.args, LIST_KEYS)
-    except QueryError:
-        return error_response(400, messages.BAD_PAGING)
-    return page_response("lists", page)
+    return search_response("lists", records, LIST_KEYS)
 
 
 @bp.post("")

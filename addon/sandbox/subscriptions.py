@@ -13,14 +13,13 @@ from .api import (
     current_account,
     error_response,
     json_response,
-    page_response,
     read_items,
     read_object,
     sandbox_state,
     scoped_blueprint,
+    search_response,
     with_warnings,
 )
-from .query import QueryError, run_query
 from .records import SUBSCRIPTION_KEYS, SUBSCRIPTION_STATUSES, add_date, as_id, subscription_view
 from .state import Account, SandboxState
 
@@ -156,11 +155,7 @@ def list_subscriptions() -> Response:
     state = sandbox_state()
     with state.lock:
         records = [subscription_view(r) for r in current_account().subscriptions.values()]
-    try:
-        page = run_query(records, request.args, SUBSCRIPTION_KEYS)
-    except QueryError:
-        return error_response(400, messages.BAD_PAGING)
-    return page_response("subscriptions", page)
+    return search_response("subscriptions", records, SUBSCRIPTION_KEYS)
 
 
 @bp.post("")
