@@ -303,7 +303,8 @@ def precheck(delivery: Delivery) -> tuple[str, str] | None:
         return FAILED, f"invalid email address {delivery.email!r}: nothing was sent to iContact"
     if delivery.trigger == PROSPECT and purchased_since(delivery.event):
         return SKIPPED, "skipped: purchased before the abandonment delay"
-    if superseded(delivery):
+    # Only a retried entry can be overtaken: claims keep fresh work in order.
+    if delivery.attempts and superseded(delivery):
         return SKIPPED, "skipped: a later event already changed this customer on this list"
     return None
 

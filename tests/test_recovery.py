@@ -206,3 +206,34 @@ def test_a_temporary_failure_part_way_keeps_what_was_done(
     [entry] = engine.logs("acme")
     assert entry.status == "pending" and "Temporary failure on attempt 1" in entry.message
     assert any(call["path"].endswith("/contacts") for call in entry.detail["calls"])
+
+
+def test_a_retried_entry_that_a_later_event_overtook_is_skipped(
+    app, engine, integration, icontact, run_jobs
+):
+    """Retrying an old purchase after the refund that followed it must not re-add them."""
+    from addon.retries import retry_delivery
+
+    app.config["ADDON_RETRY_WINDOW"] = 1
+    add_rule(engine, integration)
+    add_rule(engine, integration, trigger="product.refunded", action="remove")
+    purchase(engine, "a@example.com")
+    run_jobs()
+    icontact.faults.update(error_500_rate=1.0)
+    purchase(engine, "a@example.com", event_id="second-purchase")
+    run_jobs()
+    icontact.faults.update(error_500_rate=0.0)
+    engine.emit(
+        "product.refunded",
+        marketplace_id="acme",
+        customer={"email": "a@example.com"},
+        product_id="101",
+    )
+    run_jobs()
+    failed = engine.logs("acme", status="failed")[0]
+    retry_delivery("acme", failed.id)
+    run_jobs()
+    engine.db.session.expire_all()
+    entry = engine.logs("acme", q="second-purchase")[0]
+    assert entry.status == "skipped" and "later event" in entry.message
+    assert icontact.subscribers(list_id(icontact, "Customers")) == {"a@example.com": "unsubscribed"}
