@@ -35,6 +35,9 @@ from .state import config, session, state
 
 log = logging.getLogger("addon.jobs")
 
+#: Events one job expands before it starts applying their deliveries.
+EXPAND_CHUNK = 500
+
 
 def process_marketplace(marketplace_id: str) -> str:
     """Expand the marketplace's waiting events into deliveries, then start applying them."""
@@ -47,14 +50,11 @@ def _process_marketplace(marketplace_id: str) -> str:
     if queue is not None:
         # Cleared before reading, so an event committed from now on enqueues a fresh job.
         queue.connection.delete(expand_flag(marketplace_id))
-    due: dict[int, tuple[dt.datetime, int]] = {}
-    while True:
-        expanded, found = deliveries.expand_events(marketplace_id)
-        if not expanded:
-            break
-        for integration_id, (when, count) in found.items():
-            first, total = due.get(integration_id, (when, 0))
-            due[integration_id] = (min(first, when), total + count)
+    expanded, due = deliveries.expand_events(marketplace_id, limit=EXPAND_CHUNK)
+    if expanded == EXPAND_CHUNK:
+        # More may be waiting: expand them in a job of their own, so that under a steady
+        # stream of events this one gets on with applying what it has (latency).
+        enqueue_expand(queue, marketplace_id, coalesce=False)
     now = deliveries.utcnow()
     batch = int(config()["ADDON_CLAIM_BATCH"])
     for integration_id, (when, count) in due.items():

@@ -177,3 +177,16 @@ def test_token_bucket_paces_across_clients_and_slows_down_after_a_throttle(app, 
     a.acquire()
     # 600/min refills ~8.5 tokens/s; slowed down, one token takes ~0.24 s.
     assert time.monotonic() - started > 0.15
+
+
+def test_a_long_queue_of_events_is_expanded_in_chunks_by_follow_up_jobs(
+    engine, rules, icontact, run_jobs, monkeypatch
+):
+    from addon import jobs
+
+    monkeypatch.setattr(jobs, "EXPAND_CHUNK", 2)
+    for n in range(5):
+        purchase(engine, f"chunk{n}@example.com")
+    run_jobs()
+    entries = engine.logs("acme", limit=100)
+    assert len(entries) == 10 and {e.status for e in entries} == {"success"}
