@@ -97,7 +97,7 @@ def drain_integration(integration_id: int) -> str:
     return summary
 
 
-def _claim_size(integration: Integration) -> int:
+def _claim_size() -> int:
     # A batch must finish well inside its lease even at the account's call allowance.
     allowance = int(config()["ADDON_ICONTACT_CALLS_PER_MINUTE"])
     return max(10, min(int(config()["ADDON_CLAIM_BATCH"]), allowance // 2))
@@ -111,7 +111,7 @@ def _drain(integration: Integration, client, owner: str) -> str:
             # Long backlog: give other integrations' jobs a turn, continue in a fresh job.
             enqueue_drain(state().queue, integration.id, coalesce=False)
             break
-        batch = deliveries.claim(integration.id, owner, _claim_size(integration))
+        batch = deliveries.claim(integration.id, owner, _claim_size())
         if not batch:
             break
         with deliveries.LeaseKeeper(owner):

@@ -75,9 +75,14 @@ def _first_to_flag(queue: Queue, flag: str) -> bool:
     """Whether no job for ``flag`` is queued yet (and mark one as queued).
 
     A burst of events then costs one job, not one per event; the job clears the flag before
-    it reads, so nothing committed after that is missed. The expiry covers a lost job.
+    it reads, so nothing committed after that is missed. The expiry covers a lost job. When
+    Redis is unreachable the answer is False: the work stays stored for the sweeper.
     """
-    return bool(queue.connection.set(flag, "1", nx=True, ex=FLAG_SECONDS))
+    try:
+        return bool(queue.connection.set(flag, "1", nx=True, ex=FLAG_SECONDS))
+    except (RedisError, OSError) as exc:
+        log.warning("Redis unavailable, %s left for the sweeper: %s", flag, exc)
+        return False
 
 
 def enqueue_expand(queue: Queue | None, marketplace_id: str, coalesce: bool = True) -> None:
@@ -85,13 +90,7 @@ def enqueue_expand(queue: Queue | None, marketplace_id: str, coalesce: bool = Tr
 
     A Redis outage leaves the events stored for the sweeper.
     """
-    if queue is None:
-        return
-    try:
-        if coalesce and not _first_to_flag(queue, expand_flag(marketplace_id)):
-            return
-    except (RedisError, OSError) as exc:
-        log.warning("Redis unavailable, events of %s left for the sweeper: %s", marketplace_id, exc)
+    if queue is None or (coalesce and not _first_to_flag(queue, expand_flag(marketplace_id))):
         return
     safe_enqueue(
         queue,
@@ -110,15 +109,8 @@ def enqueue_drain(
     """Ask a worker to apply an integration's due deliveries, now or at ``at`` (naive UTC)."""
     if queue is None:
         return
-    if at is None and coalesce:
-        try:
-            if not _first_to_flag(queue, drain_flag(integration_id)):
-                return
-        except (RedisError, OSError) as exc:
-            log.warning(
-                "Redis unavailable, integration %s left for the sweeper: %s", integration_id, exc
-            )
-            return
+    if at is None and coalesce and not _first_to_flag(queue, drain_flag(integration_id)):
+        return
     safe_enqueue(
         queue,
         "addon.jobs.drain_integration",
