@@ -168,3 +168,11 @@ def test_retry_all_failed_counts_and_retries_what_the_filters_show(merchant, eng
 def test_refresh_logs_button_reloads_the_results_with_the_filters(merchant, three):
     page = merchant.get("addon.logs").text
     assert 'id="addon-refresh-logs"' in page and 'hx-include="#addon-log-filters"' in page
+
+
+def test_blank_filters_mean_any_when_retrying_all_failed(merchant, rule):
+    """Found by the form fuzzer: a whitespace-only filter value was a 500."""
+    response = merchant.post(
+        "addon.retry_failed", data={"integration_id": " ", "status": " ", "trigger": " "}
+    )
+    assert response.status_code == 200

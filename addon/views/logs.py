@@ -38,9 +38,11 @@ def search_filters(form: LogFilterForm) -> dict[str, Any]:
     filters: dict[str, Any] = {}
     for name in FILTER_NAMES:
         field = form[name]
-        if field.errors or not field.data:
+        value = field.data.strip() if isinstance(field.data, str) else field.data
+        # Optional() lets blank input through without errors; blank means "any".
+        if field.errors or not value:
             continue
-        filters[name] = field.data
+        filters[name] = value
     if "integration_id" in filters:
         filters["integration_id"] = int(filters["integration_id"])
     # Whole days, in UTC like the stored times: "to" includes its day.
