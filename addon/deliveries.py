@@ -11,7 +11,7 @@ import uuid
 from typing import cast
 
 from sqlalchemy import Engine, and_, exists, func, insert, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, joinedload
 
 from .events import is_valid_email
 from .models import (
@@ -178,6 +178,7 @@ def claim(integration_id: int, owner: str, limit: int) -> list[Delivery]:
         db.scalars(
             select(Delivery)
             .where(Delivery.id.in_(ids), Delivery.lease_owner == owner, Delivery.status == PENDING)
+            .options(joinedload(Delivery.event))
             .order_by(Delivery.sequence_at, Delivery.id)
         )
     )

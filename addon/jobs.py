@@ -180,6 +180,9 @@ def _write_outcomes(
     by_key: dict[int, Delivery], result: BatchResult, still_held: set[int], integration
 ) -> None:
     """Record each delivery's outcome; temporary failures wait for a retry."""
+    # The commit before the provider was called expired the batch: reload it in one query
+    # rather than one per delivery on first touch.
+    session().scalars(select(Delivery).where(Delivery.id.in_(list(by_key)))).all()
     retry_at: dt.datetime | None = None
     for key, delivery in by_key.items():
         outcome = result.outcomes.get(key)
