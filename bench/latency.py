@@ -33,7 +33,8 @@ def e2e_run(options: Any, latency: float) -> Latency:
     """Workers running, emit ``e2e_rate`` events/s for ``e2e_seconds`` from ``emitters``
     storefront processes; time every (list, new customer) from just before its emit to the
     simulator storing the subscription."""
-    stack, lists = fresh_stack(options, latency)
+    profile = f"e2e-{round(latency * 1000)}ms"
+    stack, lists = fresh_stack(options, latency, profile=profile)
     try:
         workload.set_up_marketplace(stack.app, USERNAME, PASSWORD)
         stack.start_workers(options.e2e_workers)

@@ -73,6 +73,8 @@ def _scale(figures: LatencyPass) -> str:
 def _e2e(run: Latency) -> str:
     # A subscription not stored by the end counts with the time waited: percentiles are then
     # lower bounds, marked "≥".
+    if not run.seconds:
+        return "n/a"
     bound = "≥ " if run.missing else ""
     p50, p95, worst = percentile(run.seconds, 50), percentile(run.seconds, 95), max(run.seconds)
     text = f"p50 {bound}{p50:.2f} s, p95 {bound}{p95:.2f} s, max {bound}{worst:.2f} s"

@@ -23,6 +23,7 @@ if str(ROOT) not in sys.path:
 
 from bench import passes, report  # noqa: E402
 from bench.benchmarks_md import replace_section  # noqa: E402
+from bench.latency import Latency  # noqa: E402
 from bench.latency import e2e_run as latency_run  # noqa: E402
 from bench.machine import describe  # noqa: E402
 
@@ -42,6 +43,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--e2e-workers", type=int, default=2, help="workers in the e2e run")
     parser.add_argument("--emitters", type=int, default=2, help="emitting processes (e2e run)")
     parser.add_argument("--latency-ms", type=int, default=50, help="the second pass's latency")
+    parser.add_argument(
+        "--only",
+        default="naive,1w,2w,e2e",
+        help="parts of each latency pass to run (comma-separated: naive, 1w, 2w, e2e)",
+    )
     parser.add_argument(
         "--profile", metavar="DIR", help="sample the timed workers with py-spy into DIR"
     )
@@ -87,15 +93,23 @@ def latency_pass(
     args: argparse.Namespace, latency_ms: int, emitted: passes.Emitted
 ) -> report.LatencyPass:
     latency = latency_ms / 1000
+    parts = set(args.only.split(","))
     sample = args.naive_sample if latency_ms == 0 else args.naive_sample_latency
-    step(f"[{latency_ms} ms] naive baseline, {sample} deliveries")
-    naive = passes.naive_run(args, latency, sample)
-    step(f"[{latency_ms} ms] engine, 1 worker")
-    one = passes.engine_run(args, latency, 1, emitted)
-    step(f"[{latency_ms} ms] engine, 2 workers")
-    two = passes.engine_run(args, latency, 2, emitted)
-    step(f"[{latency_ms} ms] end-to-end latency under load")
-    e2e = latency_run(args, latency)
+    # A part not run reads as "n/a" in the table.
+    naive = one = two = passes.Throughput(expected=0)
+    e2e = Latency(pairs=0, seconds=[], missing=0, emit_rate=0.0, emit_s=[], rss_mb=0.0, failed=0)
+    if "naive" in parts:
+        step(f"[{latency_ms} ms] naive baseline, {sample} deliveries")
+        naive = passes.naive_run(args, latency, sample)
+    if "1w" in parts:
+        step(f"[{latency_ms} ms] engine, 1 worker")
+        one = passes.engine_run(args, latency, 1, emitted)
+    if "2w" in parts:
+        step(f"[{latency_ms} ms] engine, 2 workers")
+        two = passes.engine_run(args, latency, 2, emitted)
+    if "e2e" in parts:
+        step(f"[{latency_ms} ms] end-to-end latency under load")
+        e2e = latency_run(args, latency)
     return report.LatencyPass(latency_ms, naive, one, two, e2e)
 
 
