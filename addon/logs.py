@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import cast
 
-from sqlalchemy import CursorResult, delete, func, or_, select, update
+from sqlalchemy import CursorResult, case, delete, func, or_, select, update
 from sqlalchemy.orm import defer
 
 from .errors import IntegrationError
-from .models import FINISHED, PENDING, SKIPPED, Delivery, utcnow
+from .models import FAILED, FINISHED, PENDING, SKIPPED, Delivery, utcnow
 from .state import config, session
 
 
@@ -99,8 +99,17 @@ def get_log_entry(marketplace_id: str, entry_id) -> Delivery:
 
 
 def count_logs(marketplace_id: str, q=None, status=None, trigger=None, **filters) -> int:
-    query = filtered_query(marketplace_id, q, status, trigger, **filters)
-    return session().scalar(select(func.count()).select_from(query.subquery())) or 0
+    return count_logs_and_failed(marketplace_id, q, status, trigger, **filters)[0]
+
+
+def count_logs_and_failed(
+    marketplace_id: str, q=None, status=None, trigger=None, **filters
+) -> tuple[int, int]:
+    """How many entries the filters match, and how many of those failed (one pass)."""
+    matched = filtered_query(marketplace_id, q, status, trigger, **filters).subquery()
+    failed = func.count(case((matched.c.status == FAILED, 1)))
+    total, failures = session().execute(select(func.count(), failed).select_from(matched)).one()
+    return total or 0, failures or 0
 
 
 def prune_logs(marketplace_id: str, keep: int | None = None) -> int:

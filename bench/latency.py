@@ -8,8 +8,12 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy import select
+
+from addon.models import Delivery, Event
 
 from . import workload
 from .passes import delivery_counts, fresh_stack, say
@@ -27,6 +31,9 @@ class Latency:
     emit_s: list[float]
     rss_mb: float
     failed: int
+    #: Per delivery: event stored → delivery written (rules matched), written → finished.
+    to_expand: list[float] = field(default_factory=list)
+    to_finish: list[float] = field(default_factory=list)
 
 
 def e2e_run(options: Any, latency: float) -> Latency:
@@ -54,6 +61,7 @@ def e2e_run(options: Any, latency: float) -> Latency:
         rss = stack.peak_rss_mb()
         counts, _ = delivery_counts(stack)
         stack.stop_workers()
+        to_expand, to_finish = _stages(stack)
         stamps = [stamp for _, stamp, _ in events]
         span = max(stamps) - min(stamps) + 1 / options.e2e_rate if stamps else 0.0
         return Latency(
@@ -64,9 +72,29 @@ def e2e_run(options: Any, latency: float) -> Latency:
             emit_s=[duration for _, _, duration in events],
             rss_mb=rss,
             failed=counts.get("failed", 0),
+            to_expand=to_expand,
+            to_finish=to_finish,
         )
     finally:
         stack.close()
+
+
+def _stages(stack: Stack) -> tuple[list[float], list[float]]:
+    """Where the time went, per finished delivery: waiting for its event's rules to be
+    matched, then waiting to be claimed and applied."""
+    with stack.app.app_context():
+        session = stack.app.extensions["addon"].db.session
+        try:
+            rows = session.execute(
+                select(Event.created_at, Delivery.created_at, Delivery.finished_at)
+                .join(Event, Event.id == Delivery.event_pk)
+                .where(Delivery.finished_at.is_not(None))
+            ).all()
+        finally:
+            session.remove()
+    to_expand = [(written - stored).total_seconds() for stored, written, _ in rows]
+    to_finish = [(done - written).total_seconds() for _, written, done in rows]
+    return to_expand, to_finish
 
 
 def _emit_from_processes(stack: Stack, options: Any, count: int) -> list[tuple]:

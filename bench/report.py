@@ -83,6 +83,14 @@ def _e2e(run: Latency) -> str:
     return text
 
 
+def _stages(run: Latency) -> str:
+    if not run.to_expand:
+        return "n/a"
+    expand = [percentile(run.to_expand, pct) for pct in (50, 95)]
+    finish = [percentile(run.to_finish, pct) for pct in (50, 95)]
+    return "rules matched {:.2f} / {:.2f}, then applied {:.2f} / {:.2f}".format(*expand, *finish)
+
+
 def table(passes: list[LatencyPass], throttled: Throttled | None) -> str:
     """A readable table: one row per figure, one column per simulator latency."""
     header = ["figure", *(f"{p.latency_ms} ms / call" for p in passes), "target"]
@@ -116,6 +124,7 @@ def table(passes: list[LatencyPass], throttled: Throttled | None) -> str:
             "≤ 3",
         ),
         ("e2e emit → subscribed", [_e2e(p.e2e) for p in passes], "p95 ≤ 2 s"),
+        ("  e2e stages p50 / p95 (s)", [_stages(p.e2e) for p in passes], ""),
         ("  e2e load (events/s achieved)", [_num(p.e2e.emit_rate, 0) for p in passes], "500"),
         (
             "  emit p99 under that load (ms)",

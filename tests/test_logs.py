@@ -92,3 +92,19 @@ def test_pruning_never_drops_pending_work(app, engine, integration, run_jobs):
     run_jobs()
     statuses = sorted(e.status for e in engine.logs("acme", limit=10))
     assert statuses == ["pending", "success"]
+
+
+def test_log_counts_tell_how_many_match_and_how_many_of_those_failed(
+    app, engine, purchase_rule, run_jobs
+):
+    from addon.logs import count_logs_and_failed
+
+    purchase(engine, "good@example.com", event_id="o-1")
+    purchase(engine, "bad@example", event_id="o-2")  # not a deliverable address: fails
+    run_jobs()
+    with app.app_context():
+        assert count_logs_and_failed("acme") == (2, 1)
+        assert count_logs_and_failed("acme", q="good") == (1, 0)
+        assert count_logs_and_failed("acme", status="success") == (1, 0)
+        assert count_logs_and_failed("acme", status="failed") == (1, 1)
+        assert count_logs_and_failed("other") == (0, 0)

@@ -66,13 +66,10 @@ def query_args(form: LogFilterForm) -> dict[str, str]:
 def results_context(form: LogFilterForm, page: int = 1, notice: str | None = None) -> dict:
     mid = marketplace()
     filters = search_filters(form)
-    total = logs.count_logs(mid, **filters)
+    total, failed = logs.count_logs_and_failed(mid, **filters)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(1, page), pages)
     entries = logs.search_logs(mid, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **filters)
-    failed = 0
-    if filters.get("status") in (None, FAILED):
-        failed = logs.count_logs(mid, **{**filters, "status": FAILED})
     return {
         "tab": "logs",
         "form": form,
