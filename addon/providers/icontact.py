@@ -66,7 +66,7 @@ class IContactClient:
         self.account_id = account_id
         self.client_folder_id = client_folder_id
         self.timeout = timeout
-        self.session = session or requests.Session()
+        self.session = session or api_session(self.base_url)
         self.throttle = throttle
         self._headers = {
             "Accept": "application/json",
@@ -256,6 +256,27 @@ class IContactClient:
         except NotFound:
             return False
         return True
+
+
+def api_session(base_url: str, pool_size: int = 16) -> requests.Session:
+    """A ``requests.Session`` for the API that reads the proxy and CA settings from the
+    environment once, when it is made.
+
+    By default requests re-reads the whole environment on every call (``trust_env``), which
+    cost more CPU than the rest of a call to a nearby server; the settings are the same.
+
+    Args:
+        pool_size: connections kept per host, at least the lookups run in parallel.
+    """
+    session = requests.Session()
+    settings = session.merge_environment_settings(base_url, {}, None, None, None)
+    session.trust_env = False
+    session.proxies.update(settings["proxies"] or {})
+    session.verify = settings["verify"]
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 def contact_record(customer: dict[str, str]) -> dict[str, str]:
