@@ -87,6 +87,14 @@ def expand_events(
     return len(pending), due
 
 
+def has_waiting_events(marketplace_id: str) -> bool:
+    """Whether the marketplace has events whose rules were not matched yet."""
+    waiting = select(Event.id).where(
+        Event.marketplace_id == marketplace_id, Event.expanded_at.is_(None)
+    )
+    return session().execute(waiting.limit(1)).first() is not None
+
+
 def delivery_row(event: Event, rule: Rule, trigger: str) -> dict:
     """The pending delivery of ``rule`` for ``event``; an abandoned cart waits for its delay."""
     when = event.created_at

@@ -46,6 +46,26 @@ def process_marketplace(marketplace_id: str) -> str:
 
 
 def _process_marketplace(marketplace_id: str) -> str:
+    due = expand_waiting(marketplace_id)
+    now = deliveries.utcnow()
+    for integration_id, (when, _count) in due.items():
+        if when <= now:
+            drain_integration(integration_id)
+    return f"expanded into work for {len(due)} integration(s)"
+
+
+def expand_waiting(
+    marketplace_id: str, draining: int | None = None
+) -> dict[int, tuple[dt.datetime, int]]:
+    """Match rules for a chunk of the marketplace's waiting events and schedule the work.
+
+    Jobs are enqueued for what is due later, and for a big backlog helper drains (several
+    workers share it; claims keep the order). The integration ``draining`` is being drained
+    by the caller, which picks its deliveries up itself.
+
+    Returns:
+        ``{integration_id: (earliest due time, count)}`` of the deliveries written.
+    """
     queue = state().queue
     if queue is not None:
         # Cleared before reading, so an event committed from now on enqueues a fresh job.
@@ -61,14 +81,12 @@ def _process_marketplace(marketplace_id: str) -> str:
         if when > now:
             enqueue_drain(queue, integration_id, at=when)
             continue
-        # A big backlog is shared by several drain jobs (several workers); claims keep order.
+        if integration_id != draining and draining is not None:
+            enqueue_drain(queue, integration_id)
         helpers = min(int(config()["ADDON_PARALLEL_DRAINS"]), math.ceil(count / batch)) - 1
         for _ in range(max(0, helpers)):
             enqueue_drain(queue, integration_id, coalesce=False)
-    for integration_id, (when, _count) in due.items():
-        if when <= now:
-            drain_integration(integration_id)
-    return f"expanded into work for {len(due)} integration(s)"
+    return due
 
 
 def drain_integration(integration_id: int) -> str:
@@ -111,6 +129,10 @@ def _drain(integration: Integration, client, owner: str) -> str:
             # Long backlog: give other integrations' jobs a turn, continue in a fresh job.
             enqueue_drain(state().queue, integration.id, coalesce=False)
             break
+        # Events stored while this drain works join it here rather than waiting for it to
+        # end and a job of their own to be picked up (latency under a steady stream).
+        if deliveries.has_waiting_events(integration.marketplace_id):
+            expand_waiting(integration.marketplace_id, draining=integration.id)
         batch = deliveries.claim(integration.id, owner, _claim_size())
         if not batch:
             break
@@ -157,6 +179,7 @@ def apply_batch(batch: list[Delivery], integration: Integration, client, owner: 
     provider = get_provider(integration.provider)
     known = known_contacts(integration.id, (a.email_key for a in actions))
     client.transcript = []
+    began = time.monotonic()
     try:
         result = provider.apply_actions(
             client,
@@ -171,8 +194,17 @@ def apply_batch(batch: list[Delivery], integration: Integration, client, owner: 
                 delivery, "held: iContact rejected the credentials; fix the integration to resume"
             )
         return False
+    called = time.monotonic()
     remember_contacts(integration.id, result.learned, result.forgotten, known)
     _write_outcomes(by_key, result, deliveries.renew(owner), integration)
+    log.info(
+        "integration %s: %d deliveries applied with %d call(s) in %.3f s, written in %.3f s",
+        integration.id,
+        len(by_key),
+        len(result.calls),
+        called - began,
+        time.monotonic() - called,
+    )
     return True
 
 

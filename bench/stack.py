@@ -286,6 +286,10 @@ class Stack:
 
     def close(self) -> None:
         self.stop_workers()
+        keep = os.environ.get("BENCH_KEEP_LOGS")
+        if keep:
+            for path in self.dir.glob("*.log"):
+                shutil.copy(path, Path(keep) / path.name)
         if getattr(self, "app", None) is not None:
             with self.app.app_context():
                 self.app.extensions["addon"].db.engine.dispose()

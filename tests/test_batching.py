@@ -190,3 +190,43 @@ def test_a_long_queue_of_events_is_expanded_in_chunks_by_follow_up_jobs(
     run_jobs()
     entries = engine.logs("acme", limit=100)
     assert len(entries) == 10 and {e.status for e in entries} == {"success"}
+
+
+def test_events_stored_while_a_drain_works_are_applied_by_that_drain(
+    app, engine, rules, integration, icontact, monkeypatch
+):
+    """Under a steady stream a drain matches rules for what arrived meanwhile, instead of
+    leaving it for a job that can only start once the drain ends."""
+    from addon import jobs
+
+    purchase(engine, "first@example.com")
+    real_apply = jobs.apply_batch
+    arrivals = ["second@example.com", "third@example.com"]
+
+    def apply_and_receive_more(*args, **kw):
+        done = real_apply(*args, **kw)
+        if arrivals:
+            purchase(engine, arrivals.pop(0))  # stored by the storefront meanwhile
+        return done
+
+    monkeypatch.setattr(jobs, "apply_batch", apply_and_receive_more)
+    with app.app_context():
+        jobs.drain_integration(integration.id)
+    entries = engine.logs("acme", limit=100)
+    assert {e.email for e in entries} == {
+        "first@example.com",
+        "second@example.com",
+        "third@example.com",
+    }
+    assert {e.status for e in entries} == {"success"}
+
+
+def test_the_api_session_reads_proxy_settings_once_not_on_every_call(monkeypatch):
+    from addon.providers.icontact import api_session
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "")
+    session = api_session("https://app.icontact.com/icp")
+    assert session.proxies.get("https") == "http://proxy.internal:3128"
+    # requests would otherwise walk the whole environment on each request.
+    assert session.trust_env is False
