@@ -4,6 +4,7 @@ the merchant's API allowance (iContact: about 60 calls a minute)."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from redis import Redis
@@ -24,11 +25,13 @@ local tokens = tonumber(data[1]) or capacity
 local ts = tonumber(data[2]) or now
 if now < (tonumber(data[3]) or 0) then rate = rate / 2 end
 tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
+local wanted = tonumber(ARGV[3]) or 1
+local granted = math.min(wanted, math.floor(tokens))
 local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+if granted >= 1 then tokens = tokens - granted else granted = 0; wait = (1 - tokens) / rate end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
 redis.call('EXPIRE', KEYS[1], 3600)
-return tostring(wait)
+return {tostring(wait), granted}
 """
 
 _SLOW = """
@@ -67,6 +70,29 @@ class TokenBucket:
         self.max_wait = max_wait
         self._take = redis.register_script(_TAKE)
         self._slow = redis.register_script(_SLOW)
+        #: Tokens taken ahead by :meth:`reserve`, spent by :meth:`acquire` (lookup threads
+        #: share one bucket object).
+        self._reserved = 0
+        self._lock = threading.Lock()
+
+    def reserve(self, calls: int) -> None:
+        """Take tokens for ``calls`` calls about to be made, as many as the bucket holds now,
+        in one round trip; :meth:`acquire` spends them first.
+
+        Only what is about to be spent is taken: a token held and not used is a call the
+        account's allowance loses, never one beyond it.
+        """
+        with self._lock:
+            wanted = calls - self._reserved
+        if wanted <= 0:
+            return
+        try:
+            _wait, granted = self._take(keys=[self.key], args=[self.rate, self.capacity, wanted])
+        except RedisError as exc:
+            log.warning("rate limiter unavailable: %s", exc)
+            return
+        with self._lock:
+            self._reserved += int(granted)
 
     def acquire(self) -> None:
         """Block until a call is allowed.
@@ -74,10 +100,15 @@ class TokenBucket:
         Raises:
             TemporaryFailure: when ``max_wait`` passed first.
         """
+        with self._lock:
+            if self._reserved > 0:
+                self._reserved -= 1
+                return
         waited = 0.0
         while True:
             try:
-                wait = float(self._take(keys=[self.key], args=[self.rate, self.capacity]))
+                answer, _granted = self._take(keys=[self.key], args=[self.rate, self.capacity, 1])
+                wait = float(answer)
             except RedisError as exc:
                 # Without Redis there is no shared count; calling is better than stalling.
                 log.warning("rate limiter unavailable, calling anyway: %s", exc)
@@ -93,6 +124,8 @@ class TokenBucket:
 
     def slow_down(self) -> None:
         """iContact answered with its throttle: empty the bucket and halve the rate a while."""
+        with self._lock:
+            self._reserved = 0
         try:
             self._slow(keys=[self.key], args=[self.SLOW_DOWN_SECONDS])
         except RedisError as exc:

@@ -179,6 +179,26 @@ def test_token_bucket_paces_across_clients_and_slows_down_after_a_throttle(app, 
     assert time.monotonic() - started > 0.15
 
 
+def test_lookups_reserve_their_tokens_in_one_trip_and_never_beyond_the_bucket(app, engine):
+    from addon.providers import TemporaryFailure
+
+    redis = engine.state(app).queue.connection
+    a = TokenBucket(redis, "addon:test:reserve", 600, max_wait=0.01)
+    b = TokenBucket(redis, "addon:test:reserve", 600, max_wait=0.01)
+    a.reserve(100)  # wants 100; the bucket holds 60 (a tenth of the allowance)
+    for _ in range(60):
+        a.acquire()  # spends the reserve: no trip to Redis, no wait
+    with pytest.raises(TemporaryFailure):
+        b.acquire()  # the reserve came out of the shared bucket
+    with pytest.raises(TemporaryFailure):
+        a.acquire()  # and it was 60, not 100
+    c = TokenBucket(redis, "addon:test:reserve-c", 600, max_wait=0.01)
+    c.reserve(5)
+    c.slow_down()  # a throttle answer drops what was reserved too
+    with pytest.raises(TemporaryFailure):
+        c.acquire()
+
+
 def test_a_long_queue_of_events_is_expanded_in_chunks_by_follow_up_jobs(
     engine, rules, icontact, run_jobs, monkeypatch
 ):

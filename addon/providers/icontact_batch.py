@@ -88,6 +88,9 @@ class _Batch:
         missing = [e for e in emails if e not in self.ids]
         if not missing:
             return
+        if self.client.throttle is not None:
+            # One trip to the shared limiter for the lookups, not one per lookup.
+            self.client.throttle.reserve(len(missing))
 
         def find(email: str):
             client = self.make_client()
