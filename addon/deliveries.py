@@ -10,8 +10,8 @@ import threading
 import uuid
 from typing import cast
 
-from sqlalchemy import Engine, and_, exists, func, insert, or_, select, update
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy import Engine, and_, func, insert, or_, select, update
+from sqlalchemy.orm import joinedload
 
 from .events import is_valid_email
 from .models import (
@@ -135,34 +135,52 @@ def claim(integration_id: int, owner: str, limit: int) -> list[Delivery]:
     """
     db = session()
     now = utcnow()
-    earlier = aliased(Delivery)
-    blocked_by_earlier = exists().where(
-        earlier.integration_id == Delivery.integration_id,
-        earlier.list_id == Delivery.list_id,
-        earlier.email_key == Delivery.email_key,
-        earlier.status == PENDING,
-        or_(
-            earlier.sequence_at < Delivery.sequence_at,
-            and_(earlier.sequence_at == Delivery.sequence_at, earlier.id < Delivery.id),
-        ),
+    integration = db.get(Integration, integration_id)
+    if integration is None:
+        return []
+    # Computed once, not per candidate row: as a correlated subquery PostgreSQL ran it for
+    # every pending delivery, which made a claim over a big backlog take seconds.
+    unexpanded = db.scalar(
+        select(func.min(Event.created_at)).where(
+            Event.marketplace_id == integration.marketplace_id, Event.expanded_at.is_(None)
+        )
     )
-    unexpanded = (
-        select(func.min(Event.created_at))
-        .where(Event.marketplace_id == Delivery.marketplace_id, Event.expanded_at.is_(None))
-        .scalar_subquery()
-    )
+    free = or_(Delivery.lease_until.is_(None), Delivery.lease_until < now)
+    conditions = [
+        Delivery.integration_id == integration_id,
+        Delivery.status == PENDING,
+        Delivery.next_attempt_at <= now,
+        free,
+    ]
+    if unexpanded is not None:
+        conditions.append(Delivery.sequence_at < unexpanded)
+    eligible: list[int] = []
+    window = 2 * limit  # some candidates wait behind an earlier delivery of their own
+    after = None
+    for _page in range(50):
+        page = select(Delivery.id, Delivery.list_id, Delivery.email_key, Delivery.sequence_at)
+        if after is not None:
+            # Past a page of waiting deliveries, so they cannot hold up everyone behind them.
+            page = page.where(
+                or_(
+                    Delivery.sequence_at > after[0],
+                    and_(Delivery.sequence_at == after[0], Delivery.id > after[1]),
+                )
+            )
+        rows = db.execute(
+            page.where(*conditions).order_by(Delivery.sequence_at, Delivery.id).limit(window)
+        ).all()
+        firsts = _first_pending(integration_id, {(r.list_id, r.email_key) for r in rows})
+        eligible += [
+            r.id for r in rows if firsts.get((r.list_id, r.email_key)) == (r.sequence_at, r.id)
+        ]
+        if len(eligible) >= limit or len(rows) < window:
+            break
+        after = (rows[-1].sequence_at, rows[-1].id)
     candidates = (
         select(Delivery.id)
-        .where(
-            Delivery.integration_id == integration_id,
-            Delivery.status == PENDING,
-            Delivery.next_attempt_at <= now,
-            or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
-            ~blocked_by_earlier,
-            or_(unexpanded.is_(None), Delivery.sequence_at < unexpanded),
-        )
+        .where(Delivery.id.in_(eligible[:limit]), Delivery.status == PENDING, free)
         .order_by(Delivery.sequence_at, Delivery.id)
-        .limit(limit)
     )
     if db.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True, of=Delivery)
@@ -190,6 +208,34 @@ def claim(integration_id: int, owner: str, limit: int) -> list[Delivery]:
             .order_by(Delivery.sequence_at, Delivery.id)
         )
     )
+
+
+def _first_pending(
+    integration_id: int, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[dt.datetime, int]]:
+    """The earliest pending delivery, as ``(sequence_at, id)``, of each (list, customer).
+
+    Only that one may run: a later delivery for the same customer and list waits for it
+    (leased, or waiting for a retry, included). Done as one plain read rather than a
+    correlated subquery per candidate, whose plan PostgreSQL picked badly on fresh statistics.
+    """
+    first: dict[tuple[str, str], tuple[dt.datetime, int]] = {}
+    emails = sorted({email for _, email in keys})
+    lists = sorted({list_id for list_id, _ in keys})
+    for start in range(0, len(emails), 400):
+        rows = session().execute(
+            select(Delivery.list_id, Delivery.email_key, Delivery.sequence_at, Delivery.id).where(
+                Delivery.integration_id == integration_id,
+                Delivery.list_id.in_(lists),
+                Delivery.email_key.in_(emails[start : start + 400]),
+                Delivery.status == PENDING,
+            )
+        )
+        for list_id, email_key, sequence_at, pk in rows:
+            key = (list_id, email_key)
+            if key in keys and (key not in first or (sequence_at, pk) < first[key]):
+                first[key] = (sequence_at, pk)
+    return first
 
 
 def new_owner() -> str:

@@ -190,6 +190,7 @@ def engine_run(options: Any, latency: float, workers: int, emitted: Emitted) -> 
             result.enqueue_s = workload.bare_enqueue(stack.redis_url, options.bare_enqueues)
             say(f"emitting {len(batch)} events")
             result.emit_s = workload.emit_all(stack.app, batch)
+            stack.analyze()
         else:
             result.emit_s, result.enqueue_s = emitted.emit_s, emitted.enqueue_s
         calls_before = stack.stats()["total_calls"]

@@ -25,6 +25,7 @@ from redis import Redis
 from rq import Worker
 from sqlalchemy import create_engine, text
 
+from addon import db as schema
 from addon.embedded_redis import EmbeddedRedis, free_port
 from addon.models import Base
 
@@ -282,6 +283,16 @@ class Stack:
                 profiler.kill()
         self._profilers = []
 
+    def analyze(self) -> None:
+        """Refresh PostgreSQL's table statistics, as autovacuum has on a shop's established
+        tables: a fresh database's are empty, and plans made on them are a fresh database's
+        problem, not a production one's."""
+        with self.app.app_context():
+            db_engine = self.app.extensions["addon"].db.engine
+            if db_engine.dialect.name == "postgresql":
+                with db_engine.connect() as conn:
+                    conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+
     # -- teardown --------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -316,7 +327,7 @@ class Stack:
 def _empty_tables(uri: str) -> None:
     """Start a given (shared) database from empty add-on tables, as the tests do."""
     engine = create_engine(uri)
-    Base.metadata.create_all(engine)
+    schema.upgrade(engine)  # the add-on's migrations, as the app's create_all() runs them
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             names = ", ".join(t.name for t in Base.metadata.sorted_tables)

@@ -250,3 +250,31 @@ def test_the_api_session_reads_proxy_settings_once_not_on_every_call(monkeypatch
     assert session.proxies.get("https") == "http://proxy.internal:3128"
     # requests would otherwise walk the whole environment on each request.
     assert session.trust_env is False
+
+
+def test_deliveries_waiting_behind_their_own_customer_do_not_hold_up_other_customers(
+    app, engine, integration, purchase_rule
+):
+    """One customer's pile of deliveries waits for its first one (in flight elsewhere);
+    a claim looks past the pile, however long, to the next customer's."""
+    import datetime as dt
+
+    from addon import deliveries, jobs
+    from addon.models import Delivery
+
+    for n in range(7):
+        purchase(engine, "busy@example.com", product_id=f"p{n}")
+    purchase(engine, "next@example.com")
+    with app.app_context():
+        jobs.expand_waiting("acme", draining=integration.id)
+        session = app.extensions["addon"].db.session
+        first = session.scalars(
+            select(Delivery).order_by(Delivery.sequence_at, Delivery.id)
+        ).first()
+        first.lease_owner, first.lease_until = (
+            "another-worker",
+            deliveries.utcnow() + dt.timedelta(minutes=5),
+        )
+        session.commit()
+        claimed = deliveries.claim(integration.id, "me", limit=2)  # looks 4 at a time
+        assert [d.email for d in claimed] == ["next@example.com"]
