@@ -49,42 +49,42 @@ def expand_events(
         of the deliveries written.
     """
     db = session()
-    pending = list(
-        db.scalars(
-            select(Event.id)
-            .where(Event.marketplace_id == marketplace_id, Event.expanded_at.is_(None))
-            .order_by(Event.created_at, Event.id)
-            .limit(limit)
-        )
-    )
-    if not pending:
+    events = db.scalars(
+        select(Event)
+        .where(Event.marketplace_id == marketplace_id, Event.expanded_at.is_(None))
+        .order_by(Event.created_at, Event.id)
+        .limit(limit)
+    ).all()
+    if not events:
         db.commit()
         return 0, {}
-    claimed = list(
+    # Everything is worked out before the first write: SQLite holds its one write lock from
+    # the first write to the commit, and storefront requests wait for it to store events.
+    rules = marketplace_rules(marketplace_id)
+    rows = [
+        delivery_row(event, rule, trigger)
+        for event in events
+        for rule, trigger in match_rules(event, rules)
+    ]
+    claimed = set(
         db.scalars(
             update(Event)
-            .where(Event.id.in_(pending), Event.expanded_at.is_(None))
+            .where(Event.id.in_([event.id for event in events]), Event.expanded_at.is_(None))
             .values(expanded_at=utcnow())
             .returning(Event.id)
             .execution_options(synchronize_session=False)
         )
     )
-    events = db.scalars(
-        select(Event).where(Event.id.in_(claimed)).order_by(Event.created_at, Event.id)
-    ).all()
-    rules = marketplace_rules(marketplace_id) if events else []
-    rows = []
+    # Another worker may have expanded some of them meanwhile: those rows are its to write.
+    rows = [row for row in rows if row["event_pk"] in claimed]
     due: dict[int, tuple[dt.datetime, int]] = {}
-    for event in events:
-        for rule, trigger in match_rules(event, rules):
-            row = delivery_row(event, rule, trigger)
-            rows.append(row)
-            first, count = due.get(rule.integration_id, (row["next_attempt_at"], 0))
-            due[rule.integration_id] = (min(first, row["next_attempt_at"]), count + 1)
+    for row in rows:
+        first, count = due.get(row["integration_id"], (row["next_attempt_at"], 0))
+        due[row["integration_id"]] = (min(first, row["next_attempt_at"]), count + 1)
     if rows:
         db.execute(insert(Delivery), rows)
     db.commit()
-    return len(pending), due
+    return len(events), due
 
 
 def has_waiting_events(marketplace_id: str) -> bool:
