@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 
 from .models import CachedContact
 from .state import session
@@ -28,18 +28,47 @@ def known_contacts(integration_id: int, email_keys: Iterable[str]) -> dict[str, 
 def remember_contacts(
     integration_id: int, learned: dict[str, str], forgotten: Iterable[str], known: dict[str, str]
 ) -> None:
-    """Store new or changed ids and drop stale ones (in the caller's transaction)."""
+    """Store new or changed ids and drop stale ones (in the caller's transaction).
+
+    New and changed ids are written in one statement, as an upsert where the database has
+    one: another worker may have learned the same customer a moment earlier.
+    """
     db = session()
-    stale = set(forgotten) | {e for e, cid in learned.items() if e in known and known[e] != cid}
-    if stale:
+    changed = {e for e, cid in learned.items() if e in known and known[e] != cid}
+    gone = set(forgotten) | changed
+    if gone:
         db.execute(
             delete(CachedContact).where(
                 CachedContact.integration_id == integration_id,
-                CachedContact.email_key.in_(sorted(stale)),
+                CachedContact.email_key.in_(sorted(gone)),
             )
         )
-    for email, contact_id in learned.items():
-        if email not in known or email in stale:
-            db.add(
-                CachedContact(integration_id=integration_id, email_key=email, contact_id=contact_id)
-            )
+    rows = [
+        {"integration_id": integration_id, "email_key": email, "contact_id": contact_id}
+        for email, contact_id in learned.items()
+        if known.get(email) != contact_id
+    ]
+    if rows:
+        db.execute(_upsert(db.get_bind().dialect.name), rows)
+
+
+def _upsert(dialect: str):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql  # noqa: PLC0415
+
+        pg = postgresql.insert(CachedContact)
+        return pg.on_conflict_do_update(
+            index_elements=[CachedContact.integration_id, CachedContact.email_key],
+            set_={"contact_id": pg.excluded.contact_id},
+        )
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite  # noqa: PLC0415
+
+        lite = sqlite.insert(CachedContact)
+        return lite.on_conflict_do_update(
+            index_elements=[CachedContact.integration_id, CachedContact.email_key],
+            set_={"contact_id": lite.excluded.contact_id},
+        )
+    # No portable upsert: a concurrent insert of the same customer fails the batch's write,
+    # which is then retried.
+    return insert(CachedContact)

@@ -278,3 +278,36 @@ def test_deliveries_waiting_behind_their_own_customer_do_not_hold_up_other_custo
         session.commit()
         claimed = deliveries.claim(integration.id, "me", limit=2)  # looks 4 at a time
         assert [d.email for d in claimed] == ["next@example.com"]
+
+
+def test_the_database_work_of_a_batch_does_not_grow_with_its_size(
+    app, engine, rules, integration, icontact
+):
+    """Statements per batch stay flat from 5 to 40 customers: no delivery or contact is
+    loaded, checked or written with a query of its own (that once cost two thirds of a
+    worker's time)."""
+    from sqlalchemy import event as sa_event
+
+    from addon import jobs
+
+    def statements_to_apply(customers: int, prefix: str) -> int:
+        for n in range(customers):
+            purchase(engine, f"{prefix}{n}@example.com")
+        with app.app_context():
+            jobs.expand_waiting("acme", draining=integration.id)
+            db_engine = app.extensions["addon"].db.engine
+            seen = []
+
+            def count(*_args):
+                seen.append(1)
+
+            sa_event.listen(db_engine, "before_cursor_execute", count)
+            try:
+                jobs.drain_integration(integration.id)
+            finally:
+                sa_event.remove(db_engine, "before_cursor_execute", count)
+        return len(seen)
+
+    small = statements_to_apply(5, "small")  # 10 deliveries in one batch
+    big = statements_to_apply(40, "big")  # 80 deliveries in one batch
+    assert big <= small + 2, (small, big)
