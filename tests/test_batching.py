@@ -311,3 +311,16 @@ def test_the_database_work_of_a_batch_does_not_grow_with_its_size(
     small = statements_to_apply(5, "small")  # 10 deliveries in one batch
     big = statements_to_apply(40, "big")  # 80 deliveries in one batch
     assert big <= small + 2, (small, big)
+
+
+def test_two_workers_learning_the_same_customer_both_write_their_outcomes(app, engine, integration):
+    """Two batches with the same new customer (say, one per list) run on two workers; each
+    looked the contact up and each remembers it: the second must not fail its write."""
+    from addon.contacts import known_contacts, remember_contacts
+
+    with app.app_context():
+        session = app.extensions["addon"].db.session
+        for contact_id in ("501", "502"):  # both saw an empty cache before the other wrote
+            remember_contacts(integration.id, {"ann@example.com": contact_id}, set(), {})
+            session.commit()
+        assert known_contacts(integration.id, ["ann@example.com"]) == {"ann@example.com": "502"}
