@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .models import CachedContact
 from .state import session
@@ -53,22 +54,13 @@ def remember_contacts(
 
 
 def _upsert(dialect: str):
-    if dialect == "postgresql":
-        from sqlalchemy.dialects import postgresql  # noqa: PLC0415
-
-        pg = postgresql.insert(CachedContact)
-        return pg.on_conflict_do_update(
-            index_elements=[CachedContact.integration_id, CachedContact.email_key],
-            set_={"contact_id": pg.excluded.contact_id},
-        )
-    if dialect == "sqlite":
-        from sqlalchemy.dialects import sqlite  # noqa: PLC0415
-
-        lite = sqlite.insert(CachedContact)
-        return lite.on_conflict_do_update(
-            index_elements=[CachedContact.integration_id, CachedContact.email_key],
-            set_={"contact_id": lite.excluded.contact_id},
-        )
-    # No portable upsert: a concurrent insert of the same customer fails the batch's write,
-    # which is then retried.
-    return insert(CachedContact)
+    upserting = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
+    if upserting is None:
+        # No portable upsert: a concurrent insert of the same customer fails the batch's
+        # write, which is then retried.
+        return insert(CachedContact)
+    statement = upserting.insert(CachedContact)
+    return statement.on_conflict_do_update(
+        index_elements=[CachedContact.integration_id, CachedContact.email_key],
+        set_={"contact_id": statement.excluded.contact_id},
+    )

@@ -171,9 +171,8 @@ def apply_batch(batch: list[Delivery], integration: Integration, client, owner: 
         return True
     owned = deliveries.renew(owner)
     session().commit()
-    for key in [k for k in by_key if k not in owned]:
-        actions = [a for a in actions if a.key != key]
-        by_key.pop(key)
+    by_key = {key: delivery for key, delivery in by_key.items() if key in owned}
+    actions = [a for a in actions if a.key in owned]
     if not actions:
         return True
     provider = get_provider(integration.provider)
