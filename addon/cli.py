@@ -188,7 +188,7 @@ def sandbox_command(
           --username me@example.com --password app-pass --lists "Customers,Refunds"
     """
     from .sandbox import SandboxState, create_sandbox_app
-    from .sandbox.server import build_server
+    from .sandbox.server import build_server, serve_until_interrupted
 
     if bool(username) != bool(password):
         raise click.UsageError("--username and --password go together.")
@@ -207,16 +207,7 @@ def sandbox_command(
     click.echo(f"  ADDON_ICONTACT_REGISTER_URL={base_url}/core/externallogin")
     if username:
         click.echo(f"  account {username} with App ID {app_id!r}; Ctrl-C stops it")
-    _serve(server)
-
-
-def _serve(server) -> None:
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_until_interrupted(server)
 
 
 # -- log ----------------------------------------------------------------------------------------

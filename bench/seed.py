@@ -44,15 +44,20 @@ def customer_email(m: int, c: int) -> str:
     return f"customer{c:03d}.m{m}@mail{c % 7}.example"
 
 
-def fast_sqlite(engine: Engine) -> None:
-    """No fsync while seeding: the data is rebuilt if the machine crashes mid-way."""
+def sqlite_pragmas(engine: Engine, *pragmas: str) -> None:
+    """Run ``PRAGMA`` statements on every new connection of ``engine``."""
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection, _record):
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=OFF")
+        for pragma in pragmas:
+            cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
+
+
+def fast_sqlite(engine: Engine) -> None:
+    """No fsync while seeding: the data is rebuilt if the machine crashes mid-way."""
+    sqlite_pragmas(engine, "journal_mode=WAL", "synchronous=OFF")
 
 
 def seed(engine: Engine, marketplaces: int, per_marketplace: int, seed_value: int = 7) -> None:

@@ -24,7 +24,7 @@ import time
 from flask import Flask, Response, g, request
 
 from addon.sandbox import SandboxState, create_sandbox_app
-from addon.sandbox.server import build_server
+from addon.sandbox.server import build_server, serve_until_interrupted
 
 
 class SubscriptionClock:
@@ -97,12 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     base_url, server = build_server(create_bench_simulator(), args.host, args.port)
     print(base_url, flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_until_interrupted(server)
 
 
 if __name__ == "__main__":

@@ -68,13 +68,7 @@ def build_app(database_uri: str) -> Flask:
 
 
 def _wal(db_engine) -> None:
-    @event.listens_for(db_engine, "connect")
-    def _pragmas(dbapi_connection, _record):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-
+    seed.sqlite_pragmas(db_engine, "journal_mode=WAL", "busy_timeout=30000")
     db_engine.dispose()
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, inspect
 from addon import IntegrationEngine
 from addon import cli as addon_cli
 from addon.models import NEEDS_ATTENTION, Integration
+from addon.sandbox import server as sandbox_server
 from tests.conftest import PASSWORD, list_id
 from wsgi import create_app
 
@@ -136,7 +137,7 @@ def test_sandbox_serves_an_account_with_the_apps_app_id(runner, app, monkeypatch
             server.shutdown()
             server.server_close()
 
-    monkeypatch.setattr(addon_cli, "_serve", serve_one_check)
+    monkeypatch.setattr(sandbox_server, "serve_until_interrupted", serve_one_check)
     result = runner.invoke(
         args=[
             "addon", "sandbox", "--username", "me@example.com", "--password", "app-pass",

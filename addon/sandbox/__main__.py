@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .app import create_sandbox_app
-from .server import build_server
+from .server import build_server, serve_until_interrupted
 from .state import SandboxState
 
 
@@ -41,12 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         state.register(args.username, args.app_id, args.password, names)
     base_url, server = build_server(create_sandbox_app(state), args.host, args.port)
     print(base_url, flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_until_interrupted(server)
     return 0
 
 

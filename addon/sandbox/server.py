@@ -39,3 +39,13 @@ def serve_in_thread(
     thread = threading.Thread(target=server.serve_forever, name="icontact-sandbox", daemon=True)
     thread.start()
     return base_url, server
+
+
+def serve_until_interrupted(server: BaseWSGIServer) -> None:
+    """Serve in this thread until Ctrl-C, then release the port."""
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
