@@ -21,7 +21,14 @@ DEMO_LOGIN_PASSWORD = "demo"
 DEMO_LISTS = "Customers,Buyers,Abandoned Carts,Refunds"
 
 
+def _stop(_signum, _frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # A supervisor's SIGTERM stops everything as Ctrl-C does, rather than orphaning the
+    # worker, the simulator and the web app.
+    signal.signal(signal.SIGTERM, _stop)
     port = int(os.environ.get("PORT", "5000"))
     env = dict(os.environ)
     children: list[subprocess.Popen] = []
