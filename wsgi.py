@@ -27,6 +27,7 @@ from sqlalchemy import event as sa_event
 from addon import IntegrationEngine, InvalidEvent
 from addon import config as addon_config
 from addon.events import PURCHASE_TYPES
+from addon.sqlite import queued_writer_connect_args
 from addon.triggers import TRIGGERS
 
 # Settings read from environment variables of the same name (plus every ADDON_* variable).
@@ -86,12 +87,20 @@ def load_config(app: Flask, config: dict[str, Any] | None) -> None:
             app.config[key] = _from_env(value, getattr(addon_config, key, None))
     if config:
         app.config.update(config)
+    if _is_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"]):
+        # Worker processes and the web app take turns at SQLite's one write lock.
+        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        options.setdefault("connect_args", {}).update(queued_writer_connect_args(30))
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app, "secret-key", secrets.token_hex)
     if not app.config.get("ADDON_ENCRYPTION_KEY"):
         app.config["ADDON_ENCRYPTION_KEY"] = _instance_secret(
             app, "addon-encryption.key", lambda: Fernet.generate_key().decode()
         )
+
+
+def _is_sqlite_file(uri: str) -> bool:
+    return uri.startswith("sqlite:///") and ":memory:" not in uri and "mode=memory" not in uri
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

@@ -1,0 +1,114 @@
+"""SQLite writers queue for the write lock (a file lock beside the database) instead of
+sleeping in SQLite's busy handler; readers never take it."""
+
+import fcntl
+import os
+import sqlite3
+import threading
+
+import pytest
+
+from addon.sqlite import QueuedWriterConnection, queued_writer_connect_args
+
+
+@pytest.fixture
+def database(tmp_path):
+    path = str(tmp_path / "shop.db")
+    with sqlite3.connect(path) as setup:
+        setup.execute("PRAGMA journal_mode=WAL")
+        setup.execute("CREATE TABLE t (n INTEGER)")
+    return path
+
+
+def connect(path, timeout=5.0):
+    return sqlite3.connect(path, **queued_writer_connect_args(timeout), check_same_thread=False)
+
+
+def writer_lock_is_free(path) -> bool:
+    fd = os.open(path + "-writer", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    finally:
+        os.close(fd)
+
+
+def test_a_write_holds_the_lock_until_its_transaction_ends(database):
+    conn = connect(database)
+    assert isinstance(conn, QueuedWriterConnection)
+    conn.execute("SELECT count(*) FROM t").fetchall()
+    assert writer_lock_is_free(database)  # reads never queue
+    conn.execute("INSERT INTO t VALUES (1)")
+    assert not writer_lock_is_free(database)
+    conn.commit()
+    assert writer_lock_is_free(database)
+    conn.executemany("INSERT INTO t VALUES (?)", [(2,), (3,)])
+    assert not writer_lock_is_free(database)
+    conn.rollback()
+    assert writer_lock_is_free(database)
+    assert conn.execute("SELECT n FROM t ORDER BY n").fetchall() == [(1,)]
+    conn.close()
+
+
+def test_statements_outside_a_transaction_release_the_lock_when_they_return(database):
+    conn = connect(database)
+    conn.execute("CREATE TABLE u (n INTEGER)")
+    assert writer_lock_is_free(database)
+    conn.close()
+
+
+def test_a_second_writer_waits_for_the_first_and_then_writes(database):
+    first, second = connect(database), connect(database)
+    first.execute("INSERT INTO t VALUES (1)")
+    wrote = threading.Event()
+
+    def write():
+        second.execute("INSERT INTO t VALUES (2)")
+        second.commit()
+        wrote.set()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    assert not wrote.wait(0.2)  # queued behind the open transaction, not failed
+    first.commit()
+    thread.join(5)
+    assert wrote.is_set()
+    assert first.execute("SELECT n FROM t ORDER BY n").fetchall() == [(1,), (2,)]
+
+
+def test_a_writer_that_waits_past_its_timeout_gets_sqlites_own_error(database):
+    first, second = connect(database), connect(database, timeout=0.05)
+    first.execute("INSERT INTO t VALUES (1)")
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        second.execute("INSERT INTO t VALUES (2)")
+    first.commit()
+    second.execute("INSERT INTO t VALUES (2)")  # and it is usable afterwards
+    second.commit()
+
+
+def test_closing_a_connection_mid_transaction_frees_the_lock(database):
+    conn = connect(database)
+    conn.execute("INSERT INTO t VALUES (1)")
+    conn.close()
+    assert writer_lock_is_free(database)
+
+
+def test_an_in_memory_database_takes_no_lock(tmp_path):
+    conn = sqlite3.connect(":memory:", **queued_writer_connect_args())
+    conn.execute("CREATE TABLE t (n INTEGER)")
+    conn.execute("INSERT INTO t VALUES (1)")
+    conn.commit()
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_demo_apps_sqlite_engine_queues_its_writers(app):
+    with app.app_context():
+        raw = app.extensions["addon"].db.engine.raw_connection()
+        try:
+            assert isinstance(raw.driver_connection, QueuedWriterConnection)
+        finally:
+            raw.close()
