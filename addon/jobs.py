@@ -18,7 +18,7 @@ from .contacts import known_contacts, remember_contacts
 from .integrations import client_for, mark_needs_attention
 from .logs import prune_logs
 from .logsetup import bind_event
-from .models import CONNECTED, FAILED, Delivery, Event, Integration
+from .models import CONNECTED, FAILED, PENDING, Delivery, Event, Integration
 from .providers import (
     Action,
     BatchResult,
@@ -194,69 +194,75 @@ def apply_batch(batch: list[Delivery], integration: Integration, client, owner: 
             )
         return False
     called = time.monotonic()
+    held = [by_key[key] for key in _write_outcomes(by_key, result, owner)]
+    # Read before the commit expires them (else one SELECT per delivery).
+    written = [_outcome_line(delivery) for delivery in held]
+    retries = [d.next_attempt_at for d in held if d.status == PENDING]
     remember_contacts(integration.id, result.learned, result.forgotten, known)
-    _write_outcomes(by_key, result, deliveries.renew(owner), integration)
+    session().commit()
+    ended = time.monotonic()
+    for event_id, marketplace_id, *fields in written:
+        with bind_event(event_id, marketplace_id):
+            log.info("delivery %s (%s %s list %s): %s", *fields)
+    if retries:
+        enqueue_drain(state().queue, integration.id, at=min(retries), coalesce=False)
     log.info(
         "integration %s: %d deliveries applied with %d call(s) in %.3f s, written in %.3f s",
         integration.id,
         len(by_key),
         len(result.calls),
         called - began,
-        time.monotonic() - called,
+        ended - called,
     )
     return True
 
 
-def _write_outcomes(
-    by_key: dict[int, Delivery], result: BatchResult, still_held: set[int], integration
-) -> None:
-    """Record each delivery's outcome; temporary failures wait for a retry."""
+def _write_outcomes(by_key: dict[int, Delivery], result: BatchResult, owner: str) -> set[int]:
+    """Set each delivery's outcome (temporary failures wait for a retry) on the rows still
+    leased by ``owner``, in the caller's transaction; returns their ids.
+
+    Every outcome is worked out before the leases are renewed: renewing is the transaction's
+    first write, and on SQLite the write lock it takes is held until the commit, so the other
+    workers wait for nothing but the statements themselves.
+    """
+    db = session()
     # The commit before the provider was called expired the batch: reload it in one query
     # rather than one per delivery on first touch.
-    session().scalars(select(Delivery).where(Delivery.id.in_(list(by_key)))).all()
-    retry_at: dt.datetime | None = None
+    db.scalars(select(Delivery).where(Delivery.id.in_(list(by_key)))).all()
     for key, delivery in by_key.items():
         outcome = result.outcomes.get(key)
-        if key in still_held and isinstance(outcome, TemporaryFailure):
+        if isinstance(outcome, TemporaryFailure):
             detail = {"calls": result.details.get(key) or result.calls[-5:]}
-            next_at = deliveries.retry_later(delivery, str(outcome), outcome.retry_after, detail)
-            if next_at is not None:
-                retry_at = min(retry_at or next_at, next_at)
-        elif key in still_held:
-            record_outcome(delivery, outcome, result.details.get(key))
+            deliveries.retry_later(delivery, str(outcome), outcome.retry_after, detail)
         else:
+            _record_outcome(delivery, outcome, {"calls": result.details.get(key) or []})
+    with db.no_autoflush:
+        held = deliveries.renew(owner)
+        for key in by_key.keys() - held:
             # Another worker took it over after our lease lapsed; its outcome is theirs.
-            session().refresh(delivery)
-            log.warning(
-                "delivery %s: lease lost while applying, outcome left to its new owner", delivery.id
-            )
-    if retry_at is not None:
-        enqueue_drain(state().queue, integration.id, at=retry_at, coalesce=False)
+            db.refresh(by_key[key])
+            log.warning("delivery %s: lease lost while applying; its new owner records it", key)
+    return held & by_key.keys()
 
 
-def record_outcome(
-    delivery: Delivery,
-    outcome: Outcome | ProviderError | None,
-    calls: list[dict] | None = None,
-) -> None:
-    """Write one delivery's result, with advice a merchant can act on for failures.
-
-    Args:
-        calls: what was sent and answered for this delivery, kept with a failure.
-    """
-    with bind_event(delivery.event_id, delivery.marketplace_id):
-        _record_outcome(delivery, outcome, {"calls": calls or []})
-        log.info(
-            "delivery %s (%s %s list %s): %s",
-            delivery.id,
-            delivery.trigger,
-            delivery.action,
-            delivery.list_id,
-            delivery.status,
-        )
+def _outcome_line(delivery: Delivery) -> tuple:
+    return (
+        delivery.event_id,
+        delivery.marketplace_id,
+        delivery.id,
+        delivery.trigger,
+        delivery.action,
+        delivery.list_id,
+        delivery.status,
+    )
 
 
 def _record_outcome(delivery: Delivery, outcome, detail: dict) -> None:
+    """Set one delivery's result, with advice a merchant can act on for failures.
+
+    Args:
+        detail: what was sent and answered for this delivery, kept with a failure.
+    """
     if isinstance(outcome, Outcome):
         deliveries.finish(delivery, outcome.status, outcome.message, outcome.detail)
     elif isinstance(outcome, NotFound):

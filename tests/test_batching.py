@@ -324,3 +324,45 @@ def test_two_workers_learning_the_same_customer_both_write_their_outcomes(app, e
             remember_contacts(integration.id, {"ann@example.com": contact_id}, set(), {})
             session.commit()
         assert known_contacts(integration.id, ["ann@example.com"]) == {"ann@example.com": "502"}
+
+
+def test_a_delivery_whose_lease_was_taken_over_mid_batch_keeps_its_new_owners_state(
+    app, engine, rules, integration, icontact, run_jobs, monkeypatch
+):
+    """A worker that stalled past its lease finds one delivery taken over by another worker
+    when its calls return: it records the rest and leaves that one to its new owner."""
+    import dataclasses
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from addon import deliveries
+    from addon.models import Delivery
+    from addon.providers import PROVIDERS
+
+    provider = PROVIDERS["icontact"]
+
+    def stalled(client, actions, known, **options):
+        result = provider.apply_actions(client, actions, known, **options)
+        later = deliveries.utcnow() + dt.timedelta(hours=1)
+        with app.extensions["addon"].db.engine.begin() as other_worker:
+            other_worker.execute(
+                update(Delivery)
+                .where(Delivery.email == "taken@example.com")
+                .values(lease_owner="other", lease_until=later)
+            )
+        return result
+
+    monkeypatch.setitem(PROVIDERS, "icontact", dataclasses.replace(provider, apply_actions=stalled))
+    purchase(engine, "kept@example.com", product_id="999")
+    purchase(engine, "taken@example.com", product_id="999")
+    run_jobs()
+    with app.app_context():
+        session = app.extensions["addon"].db.session
+        rows = session.execute(
+            select(Delivery.email, Delivery.status, Delivery.lease_owner, Delivery.attempts)
+        ).all()
+    assert sorted(rows) == [
+        ("kept@example.com", "success", None, 1),
+        ("taken@example.com", "pending", "other", 0),
+    ]
