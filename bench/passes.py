@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from addon.models import FINISHED, Delivery, Event
 
 from . import naive, workload
-from .stack import APP_ID, PASSWORD, USERNAME, Snapshot, Stack
+from .stack import APP_ID, PASSWORD, USERNAME, CpuReading, Snapshot, Stack
 
 
 @dataclass
@@ -42,6 +42,8 @@ class Throughput:
     events: int = 0
     emit_s: list[float] = field(default_factory=list)
     enqueue_s: list[float] = field(default_factory=list)
+    #: CPU used from the workers' start to the end of the run (None: not measured).
+    cpu: CpuReading | None = None
 
     @property
     def rate(self) -> float:
@@ -196,7 +198,9 @@ def engine_run(options: Any, latency: float, workers: int, emitted: Emitted) -> 
         calls_before = stack.stats()["total_calls"]
         say(f"{workers} worker(s) draining {result.expected} deliveries")
         started = stack.start_workers(workers)
+        before = stack.cpu()
         _wait_for_deliveries(stack, result, started, options.cap)
+        result.cpu = stack.cpu() - before
         result.rss_mb = stack.peak_rss_mb()
         stack.stop_workers()
         result.calls = stack.stats()["total_calls"] - calls_before

@@ -70,6 +70,17 @@ def _scale(figures: LatencyPass) -> str:
     return f"{text} (a capped run: rates by the cap)"
 
 
+def _cpu(run: Throughput) -> str:
+    """Where a run's CPU went: it tells a saturated machine from one left idle (waiting)."""
+    if run.cpu is None or not run.finished:
+        return "n/a"
+    per = 1000 / run.finished
+    return (
+        f"workers {run.cpu.workers * per:.2f} s, simulator {run.cpu.simulator * per:.2f} s; "
+        f"machine {100 * run.cpu.machine_busy:.0f} % busy"
+    )
+
+
 def _e2e(run: Latency) -> str:
     # A subscription not stored by the end counts with the time waited: percentiles are then
     # lower bounds, marked "≥".
@@ -102,6 +113,8 @@ def table(passes: list[LatencyPass], throttled: Throttled | None) -> str:
         ("calls_per_delivery", [_calls(p.one) for p in passes], "≤ 0.15"),
         ("deliveries_per_s, 2 workers", [_rate(p.two) for p in passes], ""),
         ("scale_2w", [_scale(p) for p in passes], "≥ 1.6"),
+        ("  CPU per 1,000 deliveries, 1 worker", [_cpu(p.one) for p in passes], ""),
+        ("  CPU per 1,000 deliveries, 2 workers", [_cpu(p.two) for p in passes], ""),
         (
             "emit p50 / p99 (ms), bulk",
             [

@@ -51,6 +51,46 @@ class Snapshot:
     lists: dict[str, str]
 
 
+@dataclass
+class CpuReading:
+    workers: float
+    simulator: float
+    #: (busy, total) CPU seconds of the whole machine, every core counted.
+    machine: tuple[float, float]
+
+    def __sub__(self, earlier: CpuReading) -> CpuReading:
+        return CpuReading(
+            self.workers - earlier.workers,
+            self.simulator - earlier.simulator,
+            (self.machine[0] - earlier.machine[0], self.machine[1] - earlier.machine[1]),
+        )
+
+    @property
+    def machine_busy(self) -> float:
+        """The share of the machine's CPU time that was busy (0..1)."""
+        busy, total = self.machine
+        return busy / total if total else float("nan")
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _machine_cpu_s() -> tuple[float, float]:
+    """(busy, total) CPU seconds of every core since boot; waiting for I/O counts as idle."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / _TICK, sum(values) / _TICK
+
+
 class Stack:
     """Redis + simulator + database + workers for one run; ``close()`` ends all of it.
 
@@ -252,6 +292,15 @@ class Stack:
             time.sleep(0.005)
         raise RuntimeError(f"worker {name} did not register in time; see {self.dir}")
 
+    def cpu(self) -> CpuReading:
+        """CPU seconds used so far by the running workers and the simulator, and the machine's
+        busy and total CPU seconds (all cores): take two and subtract."""
+        return CpuReading(
+            workers=sum(_process_cpu_s(process.pid) for process in self.workers),
+            simulator=_process_cpu_s(self._simulator.pid) if self._simulator else 0.0,
+            machine=_machine_cpu_s(),
+        )
+
     def peak_rss_mb(self) -> float:
         """The largest peak resident set (VmHWM) of the running workers, in MB."""
         peak = 0.0
@@ -299,6 +348,7 @@ class Stack:
         self.stop_workers()
         keep = os.environ.get("BENCH_KEEP_LOGS")
         if keep:
+            Path(keep).mkdir(parents=True, exist_ok=True)
             for path in self.dir.glob("*.log"):
                 shutil.copy(path, Path(keep) / path.name)
         if getattr(self, "app", None) is not None:
