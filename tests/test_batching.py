@@ -252,6 +252,17 @@ def test_the_api_session_reads_proxy_settings_once_not_on_every_call(monkeypatch
     assert session.trust_env is False
 
 
+def test_a_worker_keeps_a_connection_for_every_lookup_it_runs_at_once(app, integration):
+    from addon.integrations import client_for
+
+    app.config["ADDON_ICONTACT_CONCURRENCY"] = 24
+    with app.app_context():
+        client = client_for(integration)
+    adapter = client.session.get_adapter(client.base_url)
+    # A smaller pool makes urllib3 discard (and warn about) every connection beyond it.
+    assert adapter.poolmanager.connection_pool_kw["maxsize"] == 24
+
+
 def test_deliveries_waiting_behind_their_own_customer_do_not_hold_up_other_customers(
     app, engine, integration, purchase_rule
 ):

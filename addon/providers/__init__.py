@@ -54,7 +54,11 @@ def _icontact_client(
         account_id=account_id,
         client_folder_id=client_folder_id,
         timeout=config["ADDON_ICONTACT_TIMEOUT"],
-        session=session,
+        # A connection for every lookup in flight, or urllib3 discards (and warns about) the rest.
+        session=session
+        or icontact.api_session(
+            config["ADDON_ICONTACT_API_URL"], pool_size=int(config["ADDON_ICONTACT_CONCURRENCY"])
+        ),
         throttle=throttle,
     )
 
