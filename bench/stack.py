@@ -55,6 +55,8 @@ class Snapshot:
 class CpuReading:
     workers: float
     simulator: float
+    #: This process (polling the database for the end of the run).
+    bench: float
     #: (busy, total) CPU seconds of the whole machine, every core counted.
     machine: tuple[float, float]
 
@@ -62,6 +64,7 @@ class CpuReading:
         return CpuReading(
             self.workers - earlier.workers,
             self.simulator - earlier.simulator,
+            self.bench - earlier.bench,
             (self.machine[0] - earlier.machine[0], self.machine[1] - earlier.machine[1]),
         )
 
@@ -298,6 +301,7 @@ class Stack:
         return CpuReading(
             workers=sum(_process_cpu_s(process.pid) for process in self.workers),
             simulator=_process_cpu_s(self._simulator.pid) if self._simulator else 0.0,
+            bench=time.process_time(),
             machine=_machine_cpu_s(),
         )
 
