@@ -16,11 +16,15 @@ Use it through the engine options (the demo's ``wsgi.create_app`` does)::
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sqlite3
 import time
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: SQLite's own busy handler does the waiting
+    fcntl = None  # type: ignore[assignment]
 
 #: How long a waiting writer sleeps between two looks at the lock.
 POLL_SECONDS = 0.001
@@ -29,6 +33,8 @@ _READS = ("SELECT", "PRAGMA", "EXPLAIN")
 
 def queued_writer_connect_args(timeout: float = 30.0) -> dict[str, Any]:
     """``connect_args`` for a file SQLite engine: queued writers, ``timeout`` seconds at most."""
+    if fcntl is None:  # pragma: no cover - no advisory file locks on this platform
+        return {"timeout": timeout}
     return {"factory": QueuedWriterConnection, "timeout": timeout}
 
 
