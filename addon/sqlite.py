@@ -28,7 +28,19 @@ except ImportError:  # pragma: no cover - Windows: SQLite's own busy handler doe
 
 #: How long a waiting writer sleeps between two looks at the lock.
 POLL_SECONDS = 0.001
-_READS = ("SELECT", "PRAGMA", "EXPLAIN")
+_READS = ("SELECT", "PRAGMA", "EXPLAIN", "COMMIT", "END", "ROLLBACK", "RELEASE")
+
+
+def may_write(sql: str) -> bool:
+    """Whether a statement may take SQLite's write lock (when in doubt: yes).
+
+    A deferred ``BEGIN`` takes no lock until its first write; the statements that end a
+    transaction never need one (a reader's ``COMMIT`` must not queue behind a writer).
+    """
+    head = sql.lstrip()[:24].upper()
+    if head.startswith("BEGIN"):
+        return "IMMEDIATE" in head or "EXCLUSIVE" in head
+    return not head.startswith(_READS)
 
 
 def queued_writer_connect_args(timeout: float = 30.0) -> dict[str, Any]:
@@ -87,9 +99,7 @@ class QueuedWriterConnection(sqlite3.Connection):
     # -- the lock ---------------------------------------------------------------------------
 
     def _before(self, sql: str) -> None:
-        if self._lock_fd is None or self._locked:
-            return
-        if sql.lstrip()[:7].upper().startswith(_READS):
+        if self._lock_fd is None or self._locked or not may_write(sql):
             return
         deadline = time.monotonic() + self._timeout
         while True:

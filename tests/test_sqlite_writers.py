@@ -54,6 +54,27 @@ def test_a_write_holds_the_lock_until_its_transaction_ends(database):
     conn.close()
 
 
+def test_explicit_transactions_lock_at_their_first_write_and_readers_never_queue(database):
+    conn = connect(database)
+    conn.isolation_level = None  # the application says BEGIN and COMMIT itself
+    conn.execute("BEGIN")
+    conn.execute("SELECT count(*) FROM t").fetchall()
+    assert writer_lock_is_free(database)
+    conn.execute("COMMIT")
+    conn.execute("BEGIN IMMEDIATE")
+    assert not writer_lock_is_free(database)
+    conn.execute("ROLLBACK")
+    assert writer_lock_is_free(database)
+
+    writer, reader = connect(database), connect(database, timeout=0.05)
+    writer.execute("INSERT INTO t VALUES (1)")
+    reader.isolation_level = None
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT count(*) FROM t").fetchall() == [(0,)]
+    reader.execute("COMMIT")  # would time out if a reader's COMMIT queued for the lock
+    writer.commit()
+
+
 def test_statements_outside_a_transaction_release_the_lock_when_they_return(database):
     conn = connect(database)
     conn.execute("CREATE TABLE u (n INTEGER)")
