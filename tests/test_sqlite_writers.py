@@ -128,7 +128,10 @@ def test_an_in_memory_database_takes_no_lock(tmp_path):
 
 def test_the_demo_apps_sqlite_engine_queues_its_writers(app):
     with app.app_context():
-        raw = app.extensions["addon"].db.engine.raw_connection()
+        db_engine = app.extensions["addon"].db.engine
+        if db_engine.dialect.name != "sqlite":
+            pytest.skip("the suite runs on another database")
+        raw = db_engine.raw_connection()
         try:
             assert isinstance(raw.driver_connection, QueuedWriterConnection)
         finally:
