@@ -19,7 +19,11 @@ from pathlib import Path
 # The first pattern a stack's frames match names its kind (checked leaf first).
 KINDS = (
     ("waiting for a job (Redis BLPOP)", re.compile(r"dequeue_any|lpop|blpop", re.I)),
-    ("SQLite (sqlite3 C calls)", re.compile(r"\(sqlalchemy/engine/default\.py\)|do_execute")),
+    (
+        # Statements, commits and waits for the writer lock (addon/sqlite.py wraps the cursor).
+        "SQLite (sqlite3 C calls, writer lock)",
+        re.compile(r"\(sqlalchemy/engine/default\.py\)|do_execute|addon/sqlite\.py"),
+    ),
     ("HTTP to iContact (requests/urllib3)", re.compile(r"requests/|urllib3/|http/client")),
     ("Redis (other commands)", re.compile(r"redis/")),
     ("SQLAlchemy ORM / Core (Python)", re.compile(r"sqlalchemy/")),
