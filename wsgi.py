@@ -88,9 +88,14 @@ def load_config(app: Flask, config: dict[str, Any] | None) -> None:
     if config:
         app.config.update(config)
     if _is_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"]):
-        # Worker processes and the web app take turns at SQLite's one write lock.
-        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
-        options.setdefault("connect_args", {}).update(queued_writer_connect_args(30))
+        # Worker processes and the web app take turns at SQLite's one write lock. Copies, so
+        # a caller's options are not changed; its own connect_args win.
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options["connect_args"] = {
+            **queued_writer_connect_args(30),
+            **options.get("connect_args", {}),
+        }
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app, "secret-key", secrets.token_hex)
     if not app.config.get("ADDON_ENCRYPTION_KEY"):
