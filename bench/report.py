@@ -76,7 +76,8 @@ def _cpu(run: Throughput) -> str:
         return "n/a"
     per = 1000 / run.finished
     return (
-        f"workers {run.cpu.workers * per:.2f} s, simulator {run.cpu.simulator * per:.2f} s, "
+        f"workers {run.cpu.workers * per:.2f} s, simulator {run.cpu.simulator * per:.2f} s"
+        f"{f' (nice {run.cpu.simulator_nice})' if run.cpu.simulator_nice else ''}, "
         f"bench {run.cpu.bench * per:.2f} s; "
         f"machine {100 * run.cpu.machine_busy:.0f} % busy"
     )

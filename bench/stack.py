@@ -59,6 +59,8 @@ class CpuReading:
     bench: float
     #: (busy, total) CPU seconds of the whole machine, every core counted.
     machine: tuple[float, float]
+    #: The simulator's scheduling priority (see SIMULATOR_NICE).
+    simulator_nice: int = 0
 
     def __sub__(self, earlier: CpuReading) -> CpuReading:
         return CpuReading(
@@ -66,6 +68,7 @@ class CpuReading:
             self.simulator - earlier.simulator,
             self.bench - earlier.bench,
             (self.machine[0] - earlier.machine[0], self.machine[1] - earlier.machine[1]),
+            self.simulator_nice,
         )
 
     @property
@@ -77,14 +80,38 @@ class CpuReading:
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
+#: The simulator runs ahead of the workers for the CPU. It stands in for iContact's servers,
+#: whose answers never wait for our workers' CPU; at the workers' priority a call waited for
+#: the simulator to get a turn on two cores kept busy by two workers (13 interleaved pairs of
+#: two-worker runs: scale_2w median 1.49 at equal priority, 1.65 ahead). Its CPU time still
+#: counts against this machine, and the report shows the priority it got.
+SIMULATOR_NICE = -10
+
+
+def _ahead_of_workers() -> None:
+    try:
+        os.nice(SIMULATOR_NICE)
+    except PermissionError:
+        pass  # not allowed here: it runs at the workers' priority (the report says so)
+
+
+def _proc_stat(pid: int) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after the command name (state first); [] if gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return []
+
 
 def _process_cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process (all its threads)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICK
+    fields = _proc_stat(pid)
+    return (int(fields[11]) + int(fields[12])) / _TICK if fields else 0.0
+
+
+def _process_nice(pid: int) -> int:
+    fields = _proc_stat(pid)
+    return int(fields[16]) if fields else 0
 
 
 def _machine_cpu_s() -> tuple[float, float]:
@@ -170,6 +197,7 @@ class Stack:
         self._worker_logs.append(log)
         self._simulator = subprocess.Popen(
             [sys.executable, "-m", "bench.simulator", "--port", str(port)],
+            preexec_fn=_ahead_of_workers,  # noqa: PLW1509 - only os.nice, no locks or threads
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -303,6 +331,7 @@ class Stack:
             simulator=_process_cpu_s(self._simulator.pid) if self._simulator else 0.0,
             bench=time.process_time(),
             machine=_machine_cpu_s(),
+            simulator_nice=_process_nice(self._simulator.pid) if self._simulator else 0,
         )
 
     def peak_rss_mb(self) -> float:
