@@ -87,9 +87,10 @@ def load_config(app: Flask, config: dict[str, Any] | None) -> None:
             app.config[key] = _from_env(value, getattr(addon_config, key, None))
     if config:
         app.config.update(config)
-    if _is_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"]):
-        # Worker processes and the web app take turns at SQLite's one write lock. Copies, so
-        # a caller's options are not changed; its own connect_args win.
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:"):
+        # Worker processes and the web app take turns at SQLite's one write lock (a busy
+        # timeout of 30 s; in-memory databases take no lock). Copies, so a caller's options
+        # are not changed; its own connect_args win.
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
         options["connect_args"] = {
             **queued_writer_connect_args(30),
@@ -102,10 +103,6 @@ def load_config(app: Flask, config: dict[str, Any] | None) -> None:
         app.config["ADDON_ENCRYPTION_KEY"] = _instance_secret(
             app, "addon-encryption.key", lambda: Fernet.generate_key().decode()
         )
-
-
-def _is_sqlite_file(uri: str) -> bool:
-    return uri.startswith("sqlite:///") and ":memory:" not in uri and "mode=memory" not in uri
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -136,7 +133,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _tune_sqlite(db_engine) -> None:
-    """WAL and a busy timeout, so the web app and several workers can share one file."""
+    """WAL, so the web app and several workers can share one file (the busy timeout comes
+    with the connect arguments, see ``load_config``)."""
 
     @sa_event.listens_for(db_engine, "connect")
     def _pragmas(dbapi_connection, _record):
@@ -144,7 +142,6 @@ def _tune_sqlite(db_engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         # In WAL mode NORMAL loses no committed data on a crash of the app, only on power loss.
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
     db_engine.dispose()
