@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -154,6 +155,15 @@ class Delivery(Base):
         Index(None, "integration_id", "list_id", "email_key", "status"),
         Index(None, "marketplace_id", "created_at"),
         Index(None, "marketplace_id", "status", "created_at"),
+        # A worker renews and releases its leases by owner, once or twice per batch: without
+        # this, each of those writes scanned the whole table (every marketplace's log).
+        # Partial: only leased rows are in it, a batch's worth per worker.
+        Index(
+            None,
+            "lease_owner",
+            sqlite_where=text("lease_owner IS NOT NULL"),
+            postgresql_where=text("lease_owner IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

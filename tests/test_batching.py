@@ -324,6 +324,45 @@ def test_the_database_work_of_a_batch_does_not_grow_with_its_size(
     assert big <= small + 2, (small, big)
 
 
+def test_no_statement_of_a_drain_reads_the_whole_delivery_log(
+    app, engine, rules, integration, icontact
+):
+    """Deliveries are also every marketplace's log: a drain's claims, lease renewals and
+    outcomes find their rows through an index (lease renewals once scanned the table)."""
+    from sqlalchemy import event as sa_event
+
+    from addon import jobs
+
+    with app.app_context():
+        db_engine = app.extensions["addon"].db.engine
+    if db_engine.dialect.name != "sqlite":
+        pytest.skip("reads SQLite's query plans")
+    for n in range(5):
+        purchase(engine, f"shopper{n}@example.com")
+    statements = []
+
+    def keep(_conn, _cursor, statement, parameters, _context, executemany):
+        if not executemany and "addon_delivery" in statement:
+            statements.append((statement, parameters))
+
+    sa_event.listen(db_engine, "before_cursor_execute", keep)
+    try:
+        with app.app_context():
+            jobs.process_marketplace("acme")
+    finally:
+        sa_event.remove(db_engine, "before_cursor_execute", keep)
+    assert any("lease_owner = ?" in statement for statement, _ in statements)
+    scans = set()
+    with db_engine.connect() as conn:
+        for statement, parameters in statements:
+            for *_ids, detail in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + statement, parameters
+            ):
+                if detail.startswith("SCAN addon_delivery") and "INDEX" not in detail:
+                    scans.add(statement.split(" WHERE")[0])
+    assert not scans
+
+
 def test_two_workers_learning_the_same_customer_both_write_their_outcomes(app, engine, integration):
     """Two batches with the same new customer (say, one per list) run on two workers; each
     looked the contact up and each remembers it: the second must not fail its write."""

@@ -49,6 +49,11 @@ def empty_engine(empty_uri):
     engine.dispose()
 
 
+def newest_shipped() -> str:
+    """The highest-numbered migration file shipped in the package."""
+    return max(path.name[:4] for path in (schema.MIGRATIONS / "versions").glob("[0-9]*.py"))
+
+
 def table_names(engine) -> set[str]:
     return set(inspect(engine).get_table_names())
 
@@ -58,7 +63,7 @@ def test_upgrade_builds_every_addon_table_and_its_own_version_table(empty_engine
 
     assert table_names(empty_engine) == ADDON_TABLES | {"addon_alembic_version"}
     with empty_engine.connect() as conn:
-        assert schema.current_revision(conn) == schema.head_revision() == "0001"
+        assert schema.current_revision(conn) == schema.head_revision() == newest_shipped()
 
 
 def test_autogenerate_on_a_migrated_database_finds_nothing_to_change(empty_engine):
@@ -127,16 +132,18 @@ def test_new_revision_writes_the_next_numbered_migration(tmp_path, monkeypatch):
     copy = tmp_path / "migrations"
     shutil.copytree(schema.MIGRATIONS, copy, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(schema, "MIGRATIONS", copy)
+    newest = newest_shipped()
 
     try:
         path = schema.new_revision("nothing new")
     finally:
         schema.head_revision.cache_clear()  # computed from the copy: forget it
 
-    assert path.parent == copy / "versions" and path.name == "0002_nothing_new.py"
+    assert path.parent == copy / "versions"
+    assert path.name == f"{int(newest) + 1:04d}_nothing_new.py"
     source = path.read_text()
-    assert 'down_revision: str | Sequence[str] | None = "0001"' in source.replace("'", '"')
-    assert "op." not in source  # the models match 0001: nothing to migrate
+    assert f'down_revision: str | Sequence[str] | None = "{newest}"' in source.replace("'", '"')
+    assert "op." not in source  # the models match the newest migration: nothing to migrate
 
 
 # -- a host that uses Flask-Migrate for its own tables ---------------------------------------
