@@ -118,6 +118,35 @@ def test_closing_a_connection_mid_transaction_frees_the_lock(database):
     assert writer_lock_is_free(database)
 
 
+def test_writers_checkpoint_the_wal_themselves_once_they_have_let_the_lock_go(
+    database, monkeypatch
+):
+    """SQLite's automatic checkpoint runs inside a COMMIT, while every other writer waits;
+    a writer checkpoints every few transactions after its turn instead."""
+    from addon import sqlite as queued
+
+    monkeypatch.setattr(queued, "CHECKPOINT_EVERY", 3)
+    lock_free_at_checkpoint = []
+    real = QueuedWriterConnection._checkpoint
+
+    def spy(self):
+        lock_free_at_checkpoint.append(writer_lock_is_free(database))
+        real(self)
+
+    monkeypatch.setattr(QueuedWriterConnection, "_checkpoint", spy)
+    conn = connect(database)
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (queued.BACKSTOP_PAGES,)
+    conn.execute("SELECT count(*) FROM t").fetchall()
+    conn.commit()  # reads are not counted
+    for n in range(6):
+        conn.execute("INSERT INTO t VALUES (?)", (n,))
+        conn.commit()
+    assert lock_free_at_checkpoint == [True, True]
+    busy, wal_pages, copied = conn.last_checkpoint
+    assert busy == 0 and wal_pages > 0 and copied == wal_pages
+    conn.close()
+
+
 def test_an_in_memory_database_takes_no_lock(tmp_path):
     conn = sqlite3.connect(":memory:", **queued_writer_connect_args())
     conn.execute("CREATE TABLE t (n INTEGER)")
