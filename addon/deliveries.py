@@ -10,7 +10,7 @@ import threading
 import uuid
 from typing import cast
 
-from sqlalchemy import Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Engine, Table, and_, func, insert, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from .events import is_valid_email
@@ -25,6 +25,7 @@ from .models import (
     Rule,
     utcnow,
 )
+from .prepared import prepare
 from .rules import marketplace_rules, match_rules
 from .state import config, session
 
@@ -58,14 +59,16 @@ def expand_events(
     if not events:
         db.commit()
         return 0, {}
-    # Everything is worked out before the first write: SQLite holds its one write lock from
-    # the first write to the commit, and storefront requests wait for it to store events.
+    # Everything is worked out, down to the driver's parameters, before the first write:
+    # SQLite holds its one write lock from the first write to the commit, and storefront
+    # requests and other workers wait for it.
     rules = marketplace_rules(marketplace_id)
     rows = [
         delivery_row(event, rule, trigger)
         for event in events
         for rule, trigger in match_rules(event, rules)
     ]
+    inserts = prepare(insert(cast(Table, Delivery.__table__)), rows, db.get_bind().dialect)
     claimed = set(
         db.scalars(
             update(Event)
@@ -76,13 +79,13 @@ def expand_events(
         )
     )
     # Another worker may have expanded some of them meanwhile: those rows are its to write.
-    rows = [row for row in rows if row["event_pk"] in claimed]
+    ours = [row["event_pk"] in claimed for row in rows]
+    rows = [row for row, mine in zip(rows, ours, strict=True) if mine]
     due: dict[int, tuple[dt.datetime, int]] = {}
     for row in rows:
         first, count = due.get(row["integration_id"], (row["next_attempt_at"], 0))
         due[row["integration_id"]] = (min(first, row["next_attempt_at"]), count + 1)
-    if rows:
-        db.execute(insert(Delivery), rows)
+    inserts.only(ours).execute(db.connection())
     db.commit()
     return len(events), due
 

@@ -10,8 +10,10 @@ import datetime as dt
 import logging
 import math
 import time
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.orm import scoped_session
 
 from . import deliveries
 from .contacts import known_contacts, remember_contacts
@@ -19,6 +21,7 @@ from .integrations import client_for, mark_needs_attention
 from .logs import prune_logs
 from .logsetup import bind_event
 from .models import CONNECTED, FAILED, PENDING, Delivery, Event, Integration
+from .prepared import prepare
 from .providers import (
     Action,
     BatchResult,
@@ -37,6 +40,17 @@ log = logging.getLogger("addon.jobs")
 
 #: Events one job expands before it starts applying their deliveries.
 EXPAND_CHUNK = 500
+#: What applying a delivery changes: its outcome, its next attempt and its lease.
+OUTCOME = (
+    "status",
+    "message",
+    "detail",
+    "attempts",
+    "next_attempt_at",
+    "finished_at",
+    "lease_owner",
+    "lease_until",
+)
 
 
 def process_marketplace(marketplace_id: str) -> str:
@@ -133,11 +147,12 @@ def _drain(integration: Integration, client, owner: str) -> str:
         # end and a job of their own to be picked up (latency under a steady stream).
         if deliveries.has_waiting_events(integration.marketplace_id):
             expand_waiting(integration.marketplace_id, draining=integration.id)
+        claimed_at = time.monotonic()
         batch = deliveries.claim(integration.id, owner, _claim_size())
         if not batch:
             break
         with deliveries.LeaseKeeper(owner):
-            held = not apply_batch(batch, integration, client, owner)
+            held = not apply_batch(batch, integration, client, owner, claimed_at)
         if held:
             deliveries.release_all(owner)
             session().commit()
@@ -147,11 +162,18 @@ def _drain(integration: Integration, client, owner: str) -> str:
     return f"applied {done} deliveries"
 
 
-def apply_batch(batch: list[Delivery], integration: Integration, client, owner: str) -> bool:
+def apply_batch(
+    batch: list[Delivery],
+    integration: Integration,
+    client,
+    owner: str,
+    claimed_at: float | None = None,
+) -> bool:
     """Apply claimed deliveries together and record each one's own outcome.
 
-    Leases are checked (and renewed) right before the provider is called and right before
-    the outcomes are written, so a delivery another worker took over is not applied twice.
+    Leases are checked (and renewed) right before the outcomes are written, and before the
+    provider is called unless the batch was claimed (``claimed_at``, ``time.monotonic()``)
+    a moment ago, so a delivery another worker took over is not applied twice.
 
     Returns:
         False when the provider rejected the credentials: the integration needs attention
@@ -169,10 +191,11 @@ def apply_batch(batch: list[Delivery], integration: Integration, client, owner: 
         by_key[delivery.id] = delivery
     if not actions:
         return True
-    owned = deliveries.renew(owner)
-    session().commit()
-    by_key = {key: delivery for key, delivery in by_key.items() if key in owned}
-    actions = [a for a in actions if a.key in owned]
+    if claimed_at is None or time.monotonic() - claimed_at > _fresh_claim_seconds():
+        owned = deliveries.renew(owner)
+        by_key = {key: delivery for key, delivery in by_key.items() if key in owned}
+        actions = [a for a in actions if a.key in owned]
+    _commit_keeping_loaded()
     if not actions:
         return True
     provider = get_provider(integration.provider)
@@ -217,18 +240,38 @@ def apply_batch(batch: list[Delivery], integration: Integration, client, owner: 
     return True
 
 
-def _write_outcomes(by_key: dict[int, Delivery], result: BatchResult, owner: str) -> set[int]:
-    """Set each delivery's outcome (temporary failures wait for a retry) on the rows still
-    leased by ``owner``, in the caller's transaction; returns their ids.
+def _fresh_claim_seconds() -> float:
+    # Nobody can take a lease over before it lapses: a claim this recent is still ours, and
+    # renewing it would cost a write (on SQLite, a turn at the one write lock) per batch.
+    return int(config()["ADDON_LEASE_SECONDS"]) / 10
 
-    Every outcome is worked out before the leases are renewed: renewing is the transaction's
-    first write, and on SQLite the write lock it takes is held until the commit, so the other
-    workers wait for nothing but the statements themselves.
+
+def _commit_keeping_loaded() -> None:
+    """End the transaction before the provider is called, without expiring the batch.
+
+    A read snapshot held through slow calls keeps SQLite from checkpointing its WAL and
+    PostgreSQL from vacuuming. The leased rows are not changed by anyone else, so reloading
+    them to write the outcomes would cost a query and nothing else.
     """
     db = session()
-    # The commit before the provider was called expired the batch: reload it in one query
-    # rather than one per delivery on first touch.
-    db.scalars(select(Delivery).where(Delivery.id.in_(list(by_key)))).all()
+    current = db() if isinstance(db, scoped_session) else db
+    keep = current.expire_on_commit
+    current.expire_on_commit = False
+    try:
+        current.commit()
+    finally:
+        current.expire_on_commit = keep
+
+
+def _write_outcomes(by_key: dict[int, Delivery], result: BatchResult, owner: str) -> set[int]:
+    """Write each delivery's outcome (temporary failures wait for a retry) on the rows still
+    leased by ``owner``, in the caller's transaction; returns their ids.
+
+    Every outcome is worked out, down to the driver's parameters, before the leases are
+    renewed: renewing is the transaction's first write, and on SQLite the write lock it takes
+    is held until the commit, so the other workers wait for nothing but the statements.
+    """
+    db = session()
     for key, delivery in by_key.items():
         outcome = result.outcomes.get(key)
         if isinstance(outcome, TemporaryFailure):
@@ -236,13 +279,26 @@ def _write_outcomes(by_key: dict[int, Delivery], result: BatchResult, owner: str
             deliveries.retry_later(delivery, str(outcome), outcome.retry_after, detail)
         else:
             _record_outcome(delivery, outcome, {"calls": result.details.get(key) or []})
+    table = cast(Table, Delivery.__table__)
+    writes = prepare(
+        update(table).where(table.c.id == bindparam("delivery_id")),
+        [
+            {"delivery_id": key, **{column: getattr(delivery, column) for column in OUTCOME}}
+            for key, delivery in by_key.items()
+        ],
+        db.get_bind().dialect,
+    )
     with db.no_autoflush:
-        held = deliveries.renew(owner)
+        held = deliveries.renew(owner) & by_key.keys()
         for key in by_key.keys() - held:
             # Another worker took it over after our lease lapsed; its outcome is theirs.
             db.refresh(by_key[key])
             log.warning("delivery %s: lease lost while applying; its new owner records it", key)
-    return held & by_key.keys()
+        for key in held:
+            # Written from the parameters above: the session must not write them again.
+            db.expunge(by_key[key])
+        writes.only(key in held for key in by_key).execute(db.connection())
+    return held
 
 
 def _outcome_line(delivery: Delivery) -> tuple:

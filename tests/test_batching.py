@@ -376,6 +376,51 @@ def test_two_workers_learning_the_same_customer_both_write_their_outcomes(app, e
         assert known_contacts(integration.id, ["ann@example.com"]) == {"ann@example.com": "502"}
 
 
+def test_a_batch_claimed_long_ago_is_checked_before_calling_and_skips_what_was_taken_over(
+    app, engine, rules, integration, icontact, monkeypatch
+):
+    """A fresh claim goes straight to iContact (its leases cannot have lapsed); one older
+    than a tenth of the lease renews first and leaves out what another worker took over."""
+    import dataclasses
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from addon import deliveries, jobs
+    from addon.integrations import client_for
+    from addon.models import Delivery, Integration
+    from addon.providers import PROVIDERS
+
+    provider = PROVIDERS["icontact"]
+    sent = []
+
+    def spy(client, actions, known, **options):
+        sent.extend(action.customer["email"] for action in actions)
+        return provider.apply_actions(client, actions, known, **options)
+
+    monkeypatch.setitem(PROVIDERS, "icontact", dataclasses.replace(provider, apply_actions=spy))
+    purchase(engine, "kept@example.com", product_id="999")
+    purchase(engine, "taken@example.com", product_id="999")
+    with app.app_context():
+        db = app.extensions["addon"].db
+        jobs.expand_waiting("acme", draining=integration.id)
+        owner = deliveries.new_owner()
+        batch = deliveries.claim(integration.id, owner, 10)
+        with db.engine.begin() as other_worker:  # as if our lease had lapsed meanwhile
+            other_worker.execute(
+                update(Delivery)
+                .where(Delivery.email == "taken@example.com")
+                .values(
+                    lease_owner="other", lease_until=deliveries.utcnow() + dt.timedelta(hours=1)
+                )
+            )
+        current = db.session.get(Integration, integration.id)
+        claimed_at = time.monotonic() - app.config["ADDON_LEASE_SECONDS"] / 5
+        assert jobs.apply_batch(batch, current, client_for(current), owner, claimed_at)
+        db.session.commit()
+    assert sent == ["kept@example.com"]
+
+
 def test_a_delivery_whose_lease_was_taken_over_mid_batch_keeps_its_new_owners_state(
     app, engine, rules, integration, icontact, run_jobs, monkeypatch
 ):

@@ -1,0 +1,77 @@
+"""Many-row statements whose parameters are converted for the driver ahead of time.
+
+SQLAlchemy converts every row's values (datetimes to text on SQLite, dicts to JSON) while it
+executes a statement. For a batch of hundreds of rows that is most of the statement's time,
+and on SQLite a writing statement spends it holding the database's one write lock, which
+every other worker then waits for. :func:`prepare` converts first, before the transaction
+writes anything; :meth:`Prepared.execute` leaves the driver only its own work::
+
+    inserts = prepare(insert(Delivery.__table__), rows, dialect)   # no lock held
+    ...                                                             # first write: lock taken
+    inserts.execute(session.connection())                           # the driver's time only
+
+The conversion is SQLAlchemy's own (the statement's compiled SQL and each bind's type
+processor), so the rows written are the ones ``connection.execute(statement, rows)`` writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Driver-ready SQL and one parameter set per row (tuples or dicts, as the driver takes)."""
+
+    sql: str
+    rows: list[Any] = field(default_factory=list)
+
+    def only(self, keep: Iterable[bool]) -> Prepared:
+        """The same statement for the rows whose flag is true (one flag per row, in order)."""
+        return Prepared(self.sql, [row for row, kept in zip(self.rows, keep, strict=True) if kept])
+
+    def execute(self, connection: Connection) -> None:
+        """Run it once per row, in the connection's transaction."""
+        if self.rows:
+            connection.exec_driver_sql(self.sql, self.rows)
+
+
+def prepare(
+    statement: ClauseElement, rows: Sequence[Mapping[str, Any]], dialect: Dialect
+) -> Prepared:
+    """Compile ``statement`` for the keys of ``rows`` and convert every row's values.
+
+    Every row must carry the same keys: the columns to write and the statement's own
+    ``bindparam()`` names. Nothing is defaulted: a column the statement needs and a row
+    lacks raises here, before anything is written.
+
+    Raises:
+        sqlalchemy.exc.InvalidRequestError: a row lacks a value the statement needs.
+        ValueError: the statement has a parameter that expands per execution (``IN``).
+    """
+    if not rows:
+        return Prepared("")
+    compiled = cast(SQLCompiler, statement.compile(dialect=dialect, column_keys=list(rows[0])))
+    if any(bind.expanding or bind.literal_execute for bind in compiled.binds.values()):
+        raise ValueError("a statement with expanding parameters cannot be prepared")
+    names = list(compiled.positiontup or ()) if compiled.positional else list(compiled.binds)
+    convert = [
+        (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+        for name in names
+    ]
+    keys = [compiled.escaped_bind_names.get(name, name) for name in names]
+    converted: list[Any] = []
+    for row in rows:
+        params = compiled.construct_params(row)
+        values = [process(params[name]) if process else params[name] for name, process in convert]
+        converted.append(
+            tuple(values) if compiled.positional else dict(zip(keys, values, strict=True))
+        )
+    return Prepared(str(compiled), converted)
