@@ -122,10 +122,10 @@ def test_writers_checkpoint_the_wal_themselves_once_they_have_let_the_lock_go(
     database, monkeypatch
 ):
     """SQLite's automatic checkpoint runs inside a COMMIT, while every other writer waits;
-    a writer checkpoints every few transactions after its turn instead."""
+    a writer checkpoints after its turn instead, once enough pages wait in the WAL."""
     from addon import sqlite as queued
 
-    monkeypatch.setattr(queued, "CHECKPOINT_EVERY", 3)
+    monkeypatch.setattr(queued, "CHECKPOINT_PAGES", 10)
     lock_free_at_checkpoint = []
     real = QueuedWriterConnection._checkpoint
 
@@ -136,14 +136,18 @@ def test_writers_checkpoint_the_wal_themselves_once_they_have_let_the_lock_go(
     monkeypatch.setattr(QueuedWriterConnection, "_checkpoint", spy)
     conn = connect(database)
     assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (queued.BACKSTOP_PAGES,)
-    conn.execute("SELECT count(*) FROM t").fetchall()
-    conn.commit()  # reads are not counted
-    for n in range(6):
+    conn.execute("INSERT INTO t VALUES (1)")
+    conn.commit()
+    assert lock_free_at_checkpoint == []  # a small write leaves the WAL for later
+    for n in range(10):
         conn.execute("INSERT INTO t VALUES (?)", (n,))
+        conn.execute("CREATE TABLE IF NOT EXISTS big (b BLOB)")
+        conn.execute("INSERT INTO big VALUES (?)", (b"x" * 20_000,))  # several pages
         conn.commit()
-    assert lock_free_at_checkpoint == [True, True]
+    assert lock_free_at_checkpoint and all(lock_free_at_checkpoint)
     busy, wal_pages, copied = conn.last_checkpoint
-    assert busy == 0 and wal_pages > 0 and copied == wal_pages
+    assert busy == 0 and wal_pages >= 10 and copied == wal_pages
+    assert len(lock_free_at_checkpoint) < 10  # not after every write
     conn.close()
 
 
