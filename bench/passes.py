@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,9 @@ class Throughput:
     enqueue_s: list[float] = field(default_factory=list)
     #: CPU used from the workers' start to the end of the run (None: not measured).
     cpu: CpuReading | None = None
+    #: When the first worker registered and the last delivery finished (naive UTC).
+    began: dt.datetime | None = None
+    ended: dt.datetime | None = None
 
     @property
     def rate(self) -> float:
@@ -180,9 +185,22 @@ def emit_workload(options: Any, folder: Path) -> Emitted:
         stack.close()
 
 
-def engine_run(options: Any, latency: float, workers: int, emitted: Emitted) -> Throughput:
-    """Time ``workers`` worker processes draining the emitted workload on a fresh stack."""
+def engine_run(
+    options: Any,
+    latency: float,
+    workers: int,
+    emitted: Emitted,
+    ready: threading.Barrier | None = None,
+) -> Throughput:
+    """Time ``workers`` worker processes draining the emitted workload on a fresh stack.
+
+    Args:
+        ready: waited on once the stack is up, right before the workers start (runs timed
+            side by side start together).
+    """
     profile = f"{round(latency * 1000)}ms-{workers}w"
+    if ready is not None:
+        profile += f"-{ready.n_waiting + 1}"
     stack, lists = fresh_stack(options, latency, profile=profile, snapshot=emitted.snapshot)
     try:
         result = Throughput(expected=emitted.expected)
@@ -197,6 +215,8 @@ def engine_run(options: Any, latency: float, workers: int, emitted: Emitted) -> 
             result.emit_s, result.enqueue_s = emitted.emit_s, emitted.enqueue_s
         calls_before = stack.stats()["total_calls"]
         say(f"{workers} worker(s) draining {result.expected} deliveries")
+        if ready is not None:
+            ready.wait()
         started = stack.start_workers(workers)
         before = stack.cpu()
         _wait_for_deliveries(stack, result, started, options.cap)
@@ -209,6 +229,16 @@ def engine_run(options: Any, latency: float, workers: int, emitted: Emitted) -> 
         stack.close()
 
 
+def side_by_side(options: Any, latency: float, emitted: Emitted) -> list[Throughput]:
+    """Two one-worker runs at once, each on a stack of its own (Redis, database, simulator):
+    they share nothing but the machine, so together they show the most that two workers can
+    get out of it, the ceiling for ``scale_2w``."""
+    ready = threading.Barrier(2)
+    with ThreadPoolExecutor(2) as pool:
+        runs = [pool.submit(engine_run, options, latency, 1, emitted, ready) for _ in range(2)]
+        return [run.result() for run in runs]
+
+
 def _wait_for_deliveries(stack: Stack, result: Throughput, started: dt.datetime, cap: float):
     """Poll the database until every expected delivery is finished or ``cap`` seconds pass."""
     deadline = time.monotonic() + cap
@@ -217,13 +247,16 @@ def _wait_for_deliveries(stack: Stack, result: Throughput, started: dt.datetime,
         counts, last = delivery_counts(stack)
         result.finished = sum(counts.get(status, 0) for status in FINISHED)
         result.failed = counts.get("failed", 0)
+        result.began = started
         if result.finished >= result.expected:
             result.complete = True
+            result.ended = last
             result.seconds = (last - started).total_seconds()
             return
         now = time.monotonic()
         if now >= deadline:
-            result.seconds = (_utcnow() - started).total_seconds()
+            result.ended = _utcnow()
+            result.seconds = (result.ended - started).total_seconds()
             result.expanded, result.events = _expanded(stack)
             say(
                 f"time cap: {result.finished}/{result.expected} finished in {cap:.0f} s "

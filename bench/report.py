@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .latency import Latency
 from .passes import Throttled, Throughput, percentile
@@ -18,6 +18,8 @@ class LatencyPass:
     one: Throughput
     two: Throughput
     e2e: Latency
+    #: Two one-worker runs side by side on stacks of their own (see ``passes.side_by_side``).
+    pair: list[Throughput] = field(default_factory=list)
 
     @property
     def ratio(self) -> float:
@@ -26,6 +28,21 @@ class LatencyPass:
     @property
     def scale_2w(self) -> float:
         return self.two.rate / self.one.rate if self.one.rate else float("nan")
+
+    @property
+    def pair_rate(self) -> float:
+        """Both side-by-side runs' deliveries over the span from the first start to the
+        last finish."""
+        if len(self.pair) != 2 or not all(run.began and run.ended for run in self.pair):
+            return float("nan")
+        began = min(run.began for run in self.pair if run.began)
+        ended = max(run.ended for run in self.pair if run.ended)
+        span = (ended - began).total_seconds()
+        return sum(run.finished for run in self.pair) / span if span > 0 else float("nan")
+
+    @property
+    def pair_scale(self) -> float:
+        return self.pair_rate / self.one.rate if self.one.rate else float("nan")
 
     @property
     def emit_p99_ms(self) -> float:
@@ -68,6 +85,16 @@ def _scale(figures: LatencyPass) -> str:
     if figures.one.complete and figures.two.complete:
         return text
     return f"{text} (a capped run: rates by the cap)"
+
+
+def _pair(figures: LatencyPass) -> str:
+    """Two one-worker runs on stacks of their own, at once: what this machine allows two
+    workers that share nothing (no database, Redis or simulator) at all."""
+    if not figures.pair:
+        return "n/a"
+    rates = " + ".join(f"{run.rate:,.0f}" for run in figures.pair)
+    text = f"{_num(figures.pair_scale, 2)} × 1 worker ({figures.pair_rate:,.0f}/s = {rates}/s)"
+    return text if all(run.complete for run in figures.pair) else f"{text} (capped)"
 
 
 def _cpu(run: Throughput) -> str:
@@ -117,6 +144,7 @@ def table(passes: list[LatencyPass], throttled: Throttled | None) -> str:
         ("scale_2w", [_scale(p) for p in passes], "≥ 1.6"),
         ("  CPU per 1,000 deliveries, 1 worker", [_cpu(p.one) for p in passes], ""),
         ("  CPU per 1,000 deliveries, 2 workers", [_cpu(p.two) for p in passes], ""),
+        ("  ceiling: 2 one-worker stacks side by side", [_pair(p) for p in passes], ""),
         (
             "emit p50 / p99 (ms), bulk",
             [

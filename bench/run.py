@@ -45,8 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=int, default=50, help="the second pass's latency")
     parser.add_argument(
         "--only",
-        default="naive,1w,2w,e2e",
-        help="parts of each latency pass to run (comma-separated: naive, 1w, 2w, e2e)",
+        default="naive,1w,2w,pair,e2e",
+        help="parts of each latency pass to run (comma-separated: naive, 1w, 2w, pair, e2e)",
     )
     parser.add_argument(
         "--profile", metavar="DIR", help="sample the timed workers with py-spy into DIR"
@@ -107,10 +107,14 @@ def latency_pass(
     if "2w" in parts:
         step(f"[{latency_ms} ms] engine, 2 workers")
         two = passes.engine_run(args, latency, 2, emitted)
+    pair: list[passes.Throughput] = []
+    if "pair" in parts:
+        step(f"[{latency_ms} ms] two one-worker stacks side by side (the machine's ceiling)")
+        pair = passes.side_by_side(args, latency, emitted)
     if "e2e" in parts:
         step(f"[{latency_ms} ms] end-to-end latency under load")
         e2e = latency_run(args, latency)
-    return report.LatencyPass(latency_ms, naive, one, two, e2e)
+    return report.LatencyPass(latency_ms, naive, one, two, e2e, pair)
 
 
 _BEGAN = time.monotonic()
