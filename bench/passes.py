@@ -232,7 +232,15 @@ def engine_run(
 def side_by_side(options: Any, latency: float, emitted: Emitted) -> list[Throughput]:
     """Two one-worker runs at once, each on a stack of its own (Redis, database, simulator):
     they share nothing but the machine, so together they show the most that two workers can
-    get out of it, the ceiling for ``scale_2w``."""
+    get out of it, the ceiling for ``scale_2w``.
+
+    Returns:
+        No runs when ``--redis-url`` or ``--database-uri`` names a server: both stacks would
+        share (and empty) it.
+    """
+    if options.redis_url or options.database_uri:
+        say("side by side: skipped, --redis-url and --database-uri name one shared server")
+        return []
     ready = threading.Barrier(2)
     with ThreadPoolExecutor(2) as pool:
         runs = [pool.submit(engine_run, options, latency, 1, emitted, ready) for _ in range(2)]
