@@ -242,9 +242,21 @@ def side_by_side(options: Any, latency: float, emitted: Emitted) -> list[Through
         say("side by side: skipped, --redis-url and --database-uri name one shared server")
         return []
     ready = threading.Barrier(2)
+
+    def one() -> Throughput:
+        try:
+            return engine_run(options, latency, 1, emitted, ready)
+        except BaseException:
+            ready.abort()  # the other run must not wait at the barrier for this one
+            raise
+
     with ThreadPoolExecutor(2) as pool:
-        runs = [pool.submit(engine_run, options, latency, 1, emitted, ready) for _ in range(2)]
-        return [run.result() for run in runs]
+        runs = [pool.submit(one) for _ in range(2)]
+        try:
+            return [run.result() for run in runs]
+        except Exception as exc:  # a figure missing from the table, not a lost benchmark
+            say(f"side by side: failed ({type(exc).__name__}: {exc}); the ceiling reads n/a")
+            return []
 
 
 def _wait_for_deliveries(stack: Stack, result: Throughput, started: dt.datetime, cap: float):
