@@ -118,3 +118,26 @@ def test_edit_refresh_and_delete_an_integration(
     expect(
         page.get_by_role("status").filter(has_text="Deleted 'Coffee Club' and 1 rule.")
     ).to_be_visible()
+
+
+def test_a_dialog_is_modal_from_the_moment_it_arrives_and_escape_closes_it_in_place(
+    signed_in, live_url
+):
+    """htmx finishes with new content only after its settle delay. A dialog must be a modal,
+    and its Close link htmx's, from the swap on: pressed in between, Escape once did nothing
+    (a plain open box) or followed the link with a full page load (focus lost)."""
+    page = signed_in
+    page.get_by_role("link", name="Integrations", exact=True).first.click()
+    expect(page.get_by_role("heading", name="Integration Setup")).to_be_visible()
+    page.evaluate("htmx.config.defaultSettleDelay = 2000; window.samePage = true")
+
+    opener = page.get_by_role("link", name="New Integration")
+    opener.click()
+    dialog = page.get_by_role("dialog", name="New Integration")
+    expect(dialog).to_be_visible()
+    assert page.evaluate("document.querySelector('dialog').matches(':modal')")
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    expect(page).to_have_url(f"{live_url}/integrations/")
+    expect(opener).to_be_focused(timeout=5000)
+    assert page.evaluate("window.samePage === true")  # no full page load

@@ -24,6 +24,8 @@
       dialog.dataset.addonShown = "true";
       // What had focus when the request started (htmx has already moved it to [autofocus]).
       if (!opener) opener = requester;
+      // Its links must be htmx's before Escape can follow one (else: a full page load).
+      if (window.htmx) window.htmx.process(dialog);
       if (dialog.open) dialog.close();  // rendered open for a full page: reopen as a modal
       dialog.showModal();
       var invalid = dialog.querySelector('[aria-invalid="true"]');
@@ -45,6 +47,9 @@
     if (target) target.focus();
   }
 
+  // At the swap, not only at htmx:load (which waits for the settle delay): in between, a dialog
+  // rendered open would show as a plain box that Escape cannot close.
+  document.addEventListener("htmx:afterSwap", function () { openDialogs(document); });
   document.addEventListener("htmx:load", function (event) { openDialogs(event.target); });
   document.addEventListener("DOMContentLoaded", function () { openDialogs(document); });
 
