@@ -191,16 +191,16 @@ def engine_run(
     workers: int,
     emitted: Emitted,
     ready: threading.Barrier | None = None,
+    label: str = "",
 ) -> Throughput:
     """Time ``workers`` worker processes draining the emitted workload on a fresh stack.
 
     Args:
         ready: waited on once the stack is up, right before the workers start (runs timed
             side by side start together).
+        label: tells this run's profile folder from another's taken at the same time.
     """
-    profile = f"{round(latency * 1000)}ms-{workers}w"
-    if ready is not None:
-        profile += f"-{ready.n_waiting + 1}"
+    profile = f"{round(latency * 1000)}ms-{workers}w{label}"
     stack, lists = fresh_stack(options, latency, profile=profile, snapshot=emitted.snapshot)
     try:
         result = Throughput(expected=emitted.expected)
@@ -217,7 +217,7 @@ def engine_run(
         say(f"{workers} worker(s) draining {result.expected} deliveries")
         if ready is not None:
             ready.wait()
-        started = stack.start_workers(workers)
+        result.began = started = stack.start_workers(workers)
         before = stack.cpu()
         _wait_for_deliveries(stack, result, started, options.cap)
         result.cpu = stack.cpu() - before
@@ -243,15 +243,15 @@ def side_by_side(options: Any, latency: float, emitted: Emitted) -> list[Through
         return []
     ready = threading.Barrier(2)
 
-    def one() -> Throughput:
+    def one(side: int) -> Throughput:
         try:
-            return engine_run(options, latency, 1, emitted, ready)
+            return engine_run(options, latency, 1, emitted, ready, label=f"-side{side}")
         except BaseException:
             ready.abort()  # the other run must not wait at the barrier for this one
             raise
 
     with ThreadPoolExecutor(2) as pool:
-        runs = [pool.submit(one) for _ in range(2)]
+        runs = [pool.submit(one, side) for side in (1, 2)]
         try:
             return [run.result() for run in runs]
         except Exception as exc:  # a figure missing from the table, not a lost benchmark
@@ -267,7 +267,6 @@ def _wait_for_deliveries(stack: Stack, result: Throughput, started: dt.datetime,
         counts, last = delivery_counts(stack)
         result.finished = sum(counts.get(status, 0) for status in FINISHED)
         result.failed = counts.get("failed", 0)
-        result.began = started
         if result.finished >= result.expected:
             result.complete = True
             result.ended = last
