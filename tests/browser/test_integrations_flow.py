@@ -129,6 +129,8 @@ def test_a_dialog_is_modal_from_the_moment_it_arrives_and_escape_closes_it_in_pl
     page = signed_in
     page.get_by_role("link", name="Integrations", exact=True).first.click()
     expect(page.get_by_role("heading", name="Integration Setup")).to_be_visible()
+    # The scripts are deferred: the heading can show before htmx has run.
+    page.wait_for_function("window.htmx !== undefined")
     page.evaluate("htmx.config.defaultSettleDelay = 2000; window.samePage = true")
 
     opener = page.get_by_role("link", name="New Integration")
