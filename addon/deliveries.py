@@ -10,7 +10,7 @@ import threading
 import uuid
 from typing import cast
 
-from sqlalchemy import Engine, Table, and_, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, func, insert, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from .events import is_valid_email
@@ -23,6 +23,7 @@ from .models import (
     Event,
     Integration,
     Rule,
+    table_of,
     utcnow,
 )
 from .prepared import prepare
@@ -68,7 +69,7 @@ def expand_events(
         for event in events
         for rule, trigger in match_rules(event, rules)
     ]
-    inserts = prepare(insert(cast(Table, Delivery.__table__)), rows, db.get_bind().dialect)
+    inserts = prepare(insert(table_of(Delivery)), rows, db.get_bind().dialect)
     claimed = set(
         db.scalars(
             update(Event)

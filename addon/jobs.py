@@ -10,9 +10,8 @@ import datetime as dt
 import logging
 import math
 import time
-from typing import cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import scoped_session
 
 from . import deliveries
@@ -20,7 +19,7 @@ from .contacts import known_contacts, remember_contacts
 from .integrations import client_for, mark_needs_attention
 from .logs import prune_logs
 from .logsetup import bind_event
-from .models import CONNECTED, FAILED, PENDING, Delivery, Event, Integration
+from .models import CONNECTED, FAILED, PENDING, Delivery, Event, Integration, table_of
 from .prepared import prepare
 from .providers import (
     Action,
@@ -279,7 +278,7 @@ def _write_outcomes(by_key: dict[int, Delivery], result: BatchResult, owner: str
             deliveries.retry_later(delivery, str(outcome), outcome.retry_after, detail)
         else:
             _record_outcome(delivery, outcome, {"calls": result.details.get(key) or []})
-    table = cast(Table, Delivery.__table__)
+    table = table_of(Delivery)
     writes = prepare(
         update(table).where(table.c.id == bindparam("delivery_id")),
         [

@@ -7,6 +7,7 @@ them without the host's metadata (and its migrations) ever owning them.
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 from sqlalchemy import (
     JSON,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -39,6 +41,11 @@ def utcnow() -> dt.datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's table, for Core statements (typed: ``__table__`` is only a FromClause)."""
+    return cast(Table, model.__table__)
 
 
 # Delivery statuses; "pending" covers queued, waiting for a retry and held work.

@@ -17,13 +17,14 @@ from sqlalchemy.orm import Session
 
 from .events import validate_event
 from .logsetup import bind_event
-from .models import Event, utcnow
+from .models import Event, table_of, utcnow
 from .queue import enqueue_expand
 from .state import session as db_session
 from .state import state
 
 log = logging.getLogger("addon.outbox")
 
+_INSERT_EVENT = table_of(Event).insert()
 _PENDING_KEY = "addon_outbox"
 _WROTE_KEY = "addon_wrote"
 
@@ -66,24 +67,26 @@ def _store(data: dict[str, Any]) -> tuple[str, bool]:
     # insert would spoil the caller's transaction); alone, the unique constraint finds it.
     if joined and _known(session, data["marketplace_id"], data["id"]):
         return data["id"], False
-    event = Event(
-        marketplace_id=data["marketplace_id"],
-        event_id=data["id"],
-        type=data["type"],
-        product_id=data["fields"].get("product_id"),
-        prospect_id=data["fields"].get("prospect_id"),
-        email_key=data["customer"]["email"].lower(),
-        payload={"customer": data["customer"], **data["fields"]},
-        created_at=utcnow(),
-    )
+    values = {
+        "marketplace_id": data["marketplace_id"],
+        "event_id": data["id"],
+        "type": data["type"],
+        "product_id": data["fields"].get("product_id"),
+        "prospect_id": data["fields"].get("prospect_id"),
+        "email_key": data["customer"]["email"].lower(),
+        "payload": {"customer": data["customer"], **data["fields"]},
+        "created_at": utcnow(),
+    }
     if joined:
         # Join the caller's transaction: the job is enqueued only if it commits.
-        session.add(event)
+        session.add(Event(**values))
         session.flush()
-        session.info.setdefault(_PENDING_KEY, set()).add(event.marketplace_id)
+        session.info.setdefault(_PENDING_KEY, set()).add(data["marketplace_id"])
         return data["id"], True
-    session.add(event)
     try:
+        # A Core insert: the ORM's unit of work was half the CPU of an emit, for one row
+        # that nothing in this session reads back.
+        session.connection().execute(_INSERT_EVENT, values)
         session.commit()
     except IntegrityError:
         # Another request stored the same event id first: acknowledge, don't double.
