@@ -49,6 +49,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="parts of each latency pass to run (comma-separated: naive, 1w, 2w, pair, e2e)",
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        help="one-worker then two-worker runs, this many times (scale_2w: the median ratio)",
+    )
+    parser.add_argument(
         "--profile", metavar="DIR", help="sample the timed workers with py-spy into DIR"
     )
     parser.add_argument(
@@ -61,6 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "naive_sample_latency": 200,  # 3 calls × 50 ms each: a smaller sample
         "bare_enqueues": 2000,
         "cap": 90.0,
+        "rounds": 3,
         "e2e_rate": 500.0,
         "e2e_seconds": 10.0,
         "e2e_wait": 30.0,
@@ -73,6 +79,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "naive_sample_latency": 60,
         "bare_enqueues": 500,
         "cap": 30.0,
+        "rounds": 1,
         "e2e_rate": 500.0,
         "e2e_seconds": 3.0,
         "e2e_wait": 10.0,
@@ -96,17 +103,21 @@ def latency_pass(
     parts = set(args.only.split(","))
     sample = args.naive_sample if latency_ms == 0 else args.naive_sample_latency
     # A part not run reads as "n/a" in the table.
-    naive = one = two = passes.Throughput(expected=0)
+    naive = passes.Throughput(expected=0)
+    ones: list[passes.Throughput] = []
+    twos: list[passes.Throughput] = []
     e2e = Latency(pairs=0, seconds=[], missing=0, emit_rate=0.0, emit_s=[], rss_mb=0.0, failed=0)
     if "naive" in parts:
         step(f"[{latency_ms} ms] naive baseline, {sample} deliveries")
         naive = passes.naive_run(args, latency, sample)
-    if "1w" in parts:
-        step(f"[{latency_ms} ms] engine, 1 worker")
-        one = passes.engine_run(args, latency, 1, emitted)
-    if "2w" in parts:
-        step(f"[{latency_ms} ms] engine, 2 workers")
-        two = passes.engine_run(args, latency, 2, emitted)
+    for number in range(1, args.rounds + 1):
+        of = f", round {number} of {args.rounds}" if args.rounds > 1 else ""
+        if "1w" in parts:
+            step(f"[{latency_ms} ms] engine, 1 worker{of}")
+            ones.append(passes.engine_run(args, latency, 1, emitted, label=f"-r{number}"))
+        if "2w" in parts:
+            step(f"[{latency_ms} ms] engine, 2 workers{of}")
+            twos.append(passes.engine_run(args, latency, 2, emitted, label=f"-r{number}"))
     pair: list[passes.Throughput] = []
     if "pair" in parts:
         step(f"[{latency_ms} ms] two one-worker stacks side by side (the machine's ceiling)")
@@ -114,7 +125,7 @@ def latency_pass(
     if "e2e" in parts:
         step(f"[{latency_ms} ms] end-to-end latency under load")
         e2e = latency_run(args, latency)
-    return report.LatencyPass(latency_ms, naive, one, two, e2e, pair)
+    return report.LatencyPass(latency_ms, naive, ones, twos, e2e, pair)
 
 
 _BEGAN = time.monotonic()
