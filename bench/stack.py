@@ -109,6 +109,18 @@ def _process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK if fields else 0.0
 
 
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds of a process and of its live descendants."""
+    total = _process_cpu_s(pid)
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            children = task.read_text().split()
+        except OSError:
+            continue
+        total += sum(_tree_cpu_s(int(child)) for child in children)
+    return total
+
+
 def _process_nice(pid: int) -> int:
     fields = _proc_stat(pid)
     return int(fields[16]) if fields else 0
@@ -328,7 +340,7 @@ class Stack:
         busy and total CPU seconds (all cores): take two and subtract."""
         return CpuReading(
             workers=sum(_process_cpu_s(process.pid) for process in self.workers),
-            simulator=_process_cpu_s(self._simulator.pid) if self._simulator else 0.0,
+            simulator=_tree_cpu_s(self._simulator.pid) if self._simulator else 0.0,
             bench=time.process_time(),
             machine=_machine_cpu_s(),
             simulator_nice=_process_nice(self._simulator.pid) if self._simulator else 0,
