@@ -25,7 +25,7 @@ from bench import passes, report  # noqa: E402
 from bench.benchmarks_md import replace_section  # noqa: E402
 from bench.latency import Latency  # noqa: E402
 from bench.latency import e2e_run as latency_run  # noqa: E402
-from bench.machine import describe  # noqa: E402
+from bench.machine import describe, yardstick  # noqa: E402
 
 ALL_PASSES = ("0", "50", "throttled")
 
@@ -137,6 +137,7 @@ def step(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    first = yardstick()
     began = time.monotonic()
     results = []
     latencies = [int(name) for name in args.passes if name != "throttled"]
@@ -151,13 +152,14 @@ def main(argv: list[str] | None = None) -> int:
         step("[throttled] 600 calls/minute")
         throttled = passes.throttled_run(args, limit=600)
     runtime = time.monotonic() - began
+    machine = describe((first, yardstick()))
     workload = f"{args.customers * 5:,} events from {args.customers:,} customers"
     title = f"Integration Engine benchmark: {workload}{' (--quick)' if args.quick else ''}"
     table = report.table(results, throttled)
     lines = summary_lines(results, throttled, runtime)
-    print(f"\n{title}\n{describe()}\n\n{table}\n\n{lines}")
+    print(f"\n{title}\n{machine}\n\n{table}\n\n{lines}")
     if args.update_benchmarks:
-        replace_section("latest-run", f"{title}; {describe()}\n\n{table}\n\n```\n{lines}\n```")
+        replace_section("latest-run", f"{title}; {machine}\n\n{table}\n\n```\n{lines}\n```")
     return 0
 
 
