@@ -6,9 +6,9 @@ and on SQLite a writing statement spends it holding the database's one write loc
 every other worker then waits for. :func:`prepare` converts first, before the transaction
 writes anything; :meth:`Prepared.execute` leaves the driver only its own work::
 
-    inserts = prepare(insert(Delivery.__table__), rows, dialect)   # no lock held
-    ...                                                             # first write: lock taken
-    inserts.execute(session.connection())                           # the driver's time only
+    inserts = prepare(insert(table_of(Delivery)), rows, dialect)  # no lock held
+    ...                                                           # first write: lock taken
+    inserts.execute(session.connection())                         # the driver's time only
 
 The conversion is SQLAlchemy's own (the statement's compiled SQL and each bind's type
 processor), so the rows written are the ones ``connection.execute(statement, rows)`` writes.

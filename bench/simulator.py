@@ -14,8 +14,8 @@ It runs in its own process so its request handling never competes for the GIL wi
 process being measured. iContact's servers don't share the measured machine's two cores, so the
 stand-in should cost them as little as it can: it is served by granian, whose HTTP handling is
 Rust, with keep-alive (as iContact's HTTPS has). CPU per contact lookup, measured on one machine:
-werkzeug's development server 1.25 ms, waitress 0.9-1.05 ms, granian 0.6-0.7 ms; the Flask app
-itself takes ~0.25 ms of that.
+werkzeug's development server 1.1-1.25 ms, waitress 0.87-1.05 ms, granian 0.58-0.70 ms; the
+Flask app itself takes ~0.25 ms of that.
 """
 
 from __future__ import annotations
