@@ -44,25 +44,21 @@ def calls(icontact, method, suffix):
 
 @pytest.fixture
 def call_log(icontact, monkeypatch):
-    """Record each API call the simulator answers (method, path, body size)."""
-    import requests
+    """Record each API call the client makes (method, path, body size)."""
+    from addon.providers.icontact import IContactClient
 
     recorded = []
     icontact.calls = recorded
-    real = requests.Session.request
+    real = IContactClient.request
 
-    def spy(self, method, url, **kw):
+    def spy(self, method, path, **kw):
         body = kw.get("json")
         recorded.append(
-            {
-                "method": method,
-                "path": url.split("?")[0],
-                "size": len(body) if isinstance(body, list) else 1,
-            }
+            {"method": method, "path": path, "size": len(body) if isinstance(body, list) else 1}
         )
-        return real(self, method, url, **kw)
+        return real(self, method, path, **kw)
 
-    monkeypatch.setattr(requests.Session, "request", spy)
+    monkeypatch.setattr(IContactClient, "request", spy)
     return recorded
 
 
@@ -241,26 +237,14 @@ def test_events_stored_while_a_drain_works_are_applied_by_that_drain(
     assert {e.status for e in entries} == {"success"}
 
 
-def test_the_api_session_reads_proxy_settings_once_not_on_every_call(monkeypatch):
-    from addon.providers.icontact import api_session
-
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
-    monkeypatch.setenv("NO_PROXY", "")
-    session = api_session("https://app.icontact.com/icp")
-    assert session.proxies.get("https") == "http://proxy.internal:3128"
-    # requests would otherwise walk the whole environment on each request.
-    assert session.trust_env is False
-
-
 def test_a_worker_keeps_a_connection_for_every_lookup_it_runs_at_once(app, integration):
     from addon.integrations import client_for
 
     app.config["ADDON_ICONTACT_CONCURRENCY"] = 24
     with app.app_context():
         client = client_for(integration)
-    adapter = client.session.get_adapter(client.base_url)
     # A smaller pool makes urllib3 discard (and warn about) every connection beyond it.
-    assert adapter.poolmanager.connection_pool_kw["maxsize"] == 24
+    assert client.http.connection_pool_kw["maxsize"] == 24
 
 
 def test_deliveries_waiting_behind_their_own_customer_do_not_hold_up_other_customers(

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import requests
+import urllib3
 
 from . import icontact, icontact_batch
 from .base import (
@@ -43,7 +43,7 @@ def _icontact_client(
     password: str,
     account_id: str | None = None,
     client_folder_id: str | None = None,
-    session: requests.Session | None = None,
+    http: urllib3.PoolManager | None = None,
     throttle: Throttle | None = None,
 ) -> icontact.IContactClient:
     return icontact.IContactClient(
@@ -55,8 +55,8 @@ def _icontact_client(
         client_folder_id=client_folder_id,
         timeout=config["ADDON_ICONTACT_TIMEOUT"],
         # A connection for every lookup in flight, or urllib3 discards (and warns about) the rest.
-        session=session
-        or icontact.api_session(
+        http=http
+        or icontact.api_pool(
             config["ADDON_ICONTACT_API_URL"], pool_size=int(config["ADDON_ICONTACT_CONCURRENCY"])
         ),
         throttle=throttle,
