@@ -10,7 +10,9 @@ import datetime as dt
 import logging
 import math
 import time
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
+from flask import Flask, current_app
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import scoped_session
 
@@ -135,49 +137,122 @@ def _claim_size() -> int:
 
 
 def _drain(integration: Integration, client, owner: str) -> str:
+    """Apply batch after batch, preparing the next batch while the current one's calls run.
+
+    Over a real network a batch spends most of its time waiting for iContact; claiming and
+    preparing the next batch, and writing the last one's outcomes, overlap that wait. The
+    calls themselves stay one batch at a time, in claim order, so a batch's lookups see
+    the contacts the batch before it created.
+    """
     done = 0
     deadline = time.monotonic() + float(config()["ADDON_DRAIN_SECONDS"])
-    while True:
-        if time.monotonic() > deadline:
-            # Long backlog: give other integrations' jobs a turn, continue in a fresh job.
-            enqueue_drain(state().queue, integration.id, coalesce=False)
-            break
-        # Events stored while this drain works join it here rather than waiting for it to
-        # end and a job of their own to be picked up (latency under a steady stream).
-        if deliveries.has_waiting_events(integration.marketplace_id):
-            expand_waiting(integration.marketplace_id, draining=integration.id)
-        claimed_at = time.monotonic()
-        batch = deliveries.claim(integration.id, owner, _claim_size())
-        if not batch:
-            break
-        with deliveries.LeaseKeeper(owner):
-            held = not apply_batch(batch, integration, client, owner, claimed_at)
-        if held:
-            deliveries.release_all(owner)
-            session().commit()
-            return f"held after {done} deliveries: {integration.status_reason}"
-        session().commit()
-        done += len(batch)
+    running: Applying | None = None
+    with (
+        deliveries.LeaseKeeper(owner),
+        ThreadPoolExecutor(1, thread_name_prefix="addon-calls") as calls,
+    ):
+        while True:
+            ready: Applying | None = None
+            claimed = 0
+            if time.monotonic() <= deadline:
+                # Events stored while this drain works join it here rather than waiting for
+                # it to end and a job of their own to be picked up (latency under a stream).
+                if deliveries.has_waiting_events(integration.marketplace_id):
+                    expand_waiting(integration.marketplace_id, draining=integration.id)
+                claimed_at = time.monotonic()
+                batch = deliveries.claim(integration.id, owner, _claim_size())
+                claimed = len(batch)
+                if batch:
+                    ready = prepare_batch(batch, integration, claimed_at)
+            # A claim made while a batch was out may have found only customers waiting for
+            # that batch: claim again once it is written.
+            waited = running is not None
+            if running is not None:
+                if not finish_batch(running, integration, owner):
+                    deliveries.release_all(owner)
+                    session().commit()
+                    return f"held after {done} deliveries: {integration.status_reason}"
+                done += running.size
+                running = None
+            if ready is not None and ready.actions:
+                running = ready.start(calls, client, owner)
+            elif ready is not None:
+                done += ready.size  # settled without a call (invalid email, skipped)
+            if not claimed and not waited:
+                break
+    if time.monotonic() > deadline:
+        # Long backlog: give other integrations' jobs a turn, continue in a fresh job.
+        enqueue_drain(state().queue, integration.id, coalesce=False)
     return f"applied {done} deliveries"
 
 
-def apply_batch(
-    batch: list[Delivery],
-    integration: Integration,
-    client,
-    owner: str,
-    claimed_at: float | None = None,
-) -> bool:
-    """Apply claimed deliveries together and record each one's own outcome.
+class Applying:
+    """A claimed batch on its way through the provider.
 
-    Leases are checked (and renewed) right before the outcomes are written, and before the
-    provider is called unless the batch was claimed (``claimed_at``, ``time.monotonic()``)
-    a moment ago, so a delivery another worker took over is not applied twice.
-
-    Returns:
-        False when the provider rejected the credentials: the integration needs attention
-        and the batch is held (not failed); else True.
+    Its deliveries are detached from the session, so the commits made while its calls run
+    (the next claim) don't expire them: writing their outcomes reads them, and an expired
+    delivery costs a SELECT of its own.
     """
+
+    def __init__(
+        self,
+        integration: Integration,
+        by_key: dict[int, Delivery],
+        actions: list[Action],
+        known: dict[str, str],
+        size: int,
+        claimed_at: float | None,
+    ):
+        self.by_key = by_key
+        self.actions = actions
+        self.known = known
+        #: Deliveries claimed, those settled without a call included.
+        self.size = size
+        self.claimed_at = claimed_at
+        self.apply_actions = get_provider(integration.provider).apply_actions
+        self.lookup_threads = int(config()["ADDON_ICONTACT_CONCURRENCY"])
+        self.began = self.called = 0.0
+        self._calls: Future[BatchResult] | None = None
+
+    def start(self, executor: Executor, client, owner: str) -> Applying:
+        """Start the batch's calls on ``executor`` (with a client of its own, for its own
+        transcript).
+
+        Leases are checked (and renewed) first unless the batch was claimed a moment ago, so
+        a delivery another worker took over is not applied twice.
+        """
+        if self.claimed_at is None or time.monotonic() - self.claimed_at > _fresh_claim_seconds():
+            owned = deliveries.renew(owner)
+            session().commit()
+            self.by_key = {key: d for key, d in self.by_key.items() if key in owned}
+            self.actions = [a for a in self.actions if a.key in owned]
+        self.began = time.monotonic()
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        self._calls = executor.submit(self._call, app, client.sibling())
+        return self
+
+    def _call(self, app: Flask, client) -> BatchResult:
+        # A context of its own: the worker's would share its database session across threads.
+        with app.app_context():
+            try:
+                return self.apply_actions(
+                    client, self.actions, self.known, lookup_threads=self.lookup_threads
+                )
+            finally:
+                self.called = time.monotonic()
+
+    def result(self) -> BatchResult:
+        """The provider's answer, once its calls are done (their exception, if they raised)."""
+        if self._calls is None:
+            raise RuntimeError("the batch was not started")
+        return self._calls.result()
+
+
+def prepare_batch(
+    batch: list[Delivery], integration: Integration, claimed_at: float | None = None
+) -> Applying:
+    """Settle what needs no call (invalid emails, skips) and gather the rest's actions."""
+    db = session()
     actions: list[Action] = []
     by_key: dict[int, Delivery] = {}
     for delivery in batch:
@@ -188,39 +263,36 @@ def apply_batch(
         customer = dict(delivery.event.payload["customer"])
         actions.append(Action(delivery.id, delivery.action, customer, delivery.list_id))
         by_key[delivery.id] = delivery
-    if not actions:
-        return True
-    if claimed_at is None or time.monotonic() - claimed_at > _fresh_claim_seconds():
-        owned = deliveries.renew(owner)
-        by_key = {key: delivery for key, delivery in by_key.items() if key in owned}
-        actions = [a for a in actions if a.key in owned]
+    known = known_contacts(integration.id, (a.email_key for a in actions)) if actions else {}
+    # Ends the transaction before the calls: a snapshot held through them would keep SQLite
+    # from checkpointing its WAL and PostgreSQL from vacuuming.
     _commit_keeping_loaded()
-    if not actions:
-        return True
-    provider = get_provider(integration.provider)
-    known = known_contacts(integration.id, (a.email_key for a in actions))
-    client.transcript = []
-    began = time.monotonic()
+    for event in {delivery.event for delivery in batch}:
+        db.expunge(event)
+    for delivery in batch:
+        db.expunge(delivery)
+    return Applying(integration, by_key, actions, known, len(batch), claimed_at)
+
+
+def finish_batch(applying: Applying, integration: Integration, owner: str) -> bool:
+    """Wait for the batch's calls and record each delivery's own outcome.
+
+    Returns:
+        False when the provider rejected the credentials: the integration needs attention
+        and the batch is held (not failed); else True.
+    """
+    by_key = applying.by_key
     try:
-        result = provider.apply_actions(
-            client,
-            actions,
-            known,
-            lookup_threads=int(config()["ADDON_ICONTACT_CONCURRENCY"]),
-        )
+        result = applying.result()
     except RejectedCredentials as exc:
         mark_needs_attention(integration, str(exc))
-        for delivery in by_key.values():
-            deliveries.release(
-                delivery, "held: iContact rejected the credentials; fix the integration to resume"
-            )
+        _hold(by_key, "held: iContact rejected the credentials; fix the integration to resume")
         return False
-    called = time.monotonic()
+    called = applying.called or time.monotonic()
     held = [by_key[key] for key in _write_outcomes(by_key, result, owner)]
-    # Read before the commit expires them (else one SELECT per delivery).
     written = [_outcome_line(delivery) for delivery in held]
     retries = [d.next_attempt_at for d in held if d.status == PENDING]
-    remember_contacts(integration.id, result.learned, result.forgotten, known)
+    remember_contacts(integration.id, result.learned, result.forgotten, applying.known)
     session().commit()
     ended = time.monotonic()
     for event_id, marketplace_id, *fields in written:
@@ -233,10 +305,41 @@ def apply_batch(
         integration.id,
         len(by_key),
         len(result.calls),
-        called - began,
+        called - applying.began,
         ended - called,
     )
     return True
+
+
+def apply_batch(
+    batch: list[Delivery],
+    integration: Integration,
+    client,
+    owner: str,
+    claimed_at: float | None = None,
+) -> bool:
+    """Apply claimed deliveries together and record each one's own outcome (one batch, no
+    overlap: :func:`prepare_batch`, start, :func:`finish_batch`).
+
+    Returns:
+        False when the provider rejected the credentials (the batch is held); else True.
+    """
+    applying = prepare_batch(batch, integration, claimed_at)
+    if not applying.actions:
+        return True
+    with ThreadPoolExecutor(1, thread_name_prefix="addon-calls") as calls:
+        applying.start(calls, client, owner)
+        return finish_batch(applying, integration, owner)
+
+
+def _hold(by_key: dict[int, Delivery], message: str) -> None:
+    """Give deliveries back unfinished, saying why; they keep their place."""
+    table = table_of(Delivery)
+    session().execute(
+        update(table)
+        .where(table.c.id.in_(list(by_key)))
+        .values(message=message, lease_owner=None, lease_until=None)
+    )
 
 
 def _fresh_claim_seconds() -> float:
@@ -246,7 +349,8 @@ def _fresh_claim_seconds() -> float:
 
 
 def _commit_keeping_loaded() -> None:
-    """End the transaction before the provider is called, without expiring the batch.
+    """End the transaction before the provider is called, without expiring the batch (which
+    is detached next, and a detached expired object can't be read).
 
     A read snapshot held through slow calls keeps SQLite from checkpointing its WAL and
     PostgreSQL from vacuuming. The leased rows are not changed by anyone else, so reloading
@@ -264,7 +368,8 @@ def _commit_keeping_loaded() -> None:
 
 def _write_outcomes(by_key: dict[int, Delivery], result: BatchResult, owner: str) -> set[int]:
     """Write each delivery's outcome (temporary failures wait for a retry) on the rows still
-    leased by ``owner``, in the caller's transaction; returns their ids.
+    leased by ``owner``, in the caller's transaction; returns their ids. The deliveries are
+    detached (:class:`Applying`): this is the only write of their outcomes.
 
     Every outcome is worked out, down to the driver's parameters, before the leases are
     renewed: renewing is the transaction's first write, and on SQLite the write lock it takes
@@ -287,16 +392,11 @@ def _write_outcomes(by_key: dict[int, Delivery], result: BatchResult, owner: str
         ],
         db.get_bind().dialect,
     )
-    with db.no_autoflush:
-        held = deliveries.renew(owner) & by_key.keys()
-        for key in by_key.keys() - held:
-            # Another worker took it over after our lease lapsed; its outcome is theirs.
-            db.refresh(by_key[key])
-            log.warning("delivery %s: lease lost while applying; its new owner records it", key)
-        for key in held:
-            # Written from the parameters above: the session must not write them again.
-            db.expunge(by_key[key])
-        writes.only(key in held for key in by_key).execute(db.connection())
+    held = deliveries.renew(owner) & by_key.keys()
+    for key in by_key.keys() - held:
+        # Another worker took it over after our lease lapsed; its outcome is theirs.
+        log.warning("delivery %s: lease lost while applying; its new owner records it", key)
+    writes.only(key in held for key in by_key).execute(db.connection())
     return held
 
 

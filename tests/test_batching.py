@@ -216,16 +216,16 @@ def test_events_stored_while_a_drain_works_are_applied_by_that_drain(
     from addon import jobs
 
     purchase(engine, "first@example.com")
-    real_apply = jobs.apply_batch
+    real_finish = jobs.finish_batch
     arrivals = ["second@example.com", "third@example.com"]
 
-    def apply_and_receive_more(*args, **kw):
-        done = real_apply(*args, **kw)
+    def finish_and_receive_more(*args, **kw):
+        done = real_finish(*args, **kw)
         if arrivals:
             purchase(engine, arrivals.pop(0))  # stored by the storefront meanwhile
         return done
 
-    monkeypatch.setattr(jobs, "apply_batch", apply_and_receive_more)
+    monkeypatch.setattr(jobs, "finish_batch", finish_and_receive_more)
     with app.app_context():
         jobs.drain_integration(integration.id)
     entries = engine.logs("acme", limit=100)
@@ -445,3 +445,76 @@ def test_a_delivery_whose_lease_was_taken_over_mid_batch_keeps_its_new_owners_st
         ("kept@example.com", "success", None, 1),
         ("taken@example.com", "pending", "other", 0),
     ]
+
+
+def test_a_drain_prepares_the_next_batch_while_icontact_works_on_the_current_one(
+    app, engine, rules, integration, icontact, monkeypatch
+):
+    """Over a real network a batch mostly waits for iContact: the next claim overlaps that
+    wait, while the calls themselves stay one batch at a time, in claim order."""
+    import dataclasses
+
+    from addon import deliveries, jobs
+    from addon.providers import PROVIDERS
+
+    app.config["ADDON_CLAIM_BATCH"] = 10
+    emails = [f"p{n:02}@example.com" for n in range(30)]
+    for email in emails:
+        purchase(engine, email, product_id="999")  # the global rule only: one delivery each
+    provider = PROVIDERS["icontact"]
+    timeline, out = [], []
+
+    def slow_network(client, actions, known, **options):
+        out.append(actions)
+        timeline.append(("calls", len(out), [a.customer["email"] for a in actions]))
+        time.sleep(0.2)
+        try:
+            return provider.apply_actions(client, actions, known, **options)
+        finally:
+            out.pop()
+
+    real_claim = deliveries.claim
+
+    def claim(*args, **kw):
+        batch = real_claim(*args, **kw)
+        timeline.append(("claim", len(batch), bool(out)))
+        return batch
+
+    monkeypatch.setitem(
+        PROVIDERS, "icontact", dataclasses.replace(provider, apply_actions=slow_network)
+    )
+    monkeypatch.setattr(deliveries, "claim", claim)
+    with app.app_context():
+        jobs.expand_waiting("acme", draining=integration.id)
+        jobs.drain_integration(integration.id)
+    claims_while_out = [size for kind, size, busy in timeline if kind == "claim" and busy]
+    assert claims_while_out[:2] == [10, 10]
+    assert {at_once for kind, at_once, _ in timeline if kind == "calls"} == {1}
+    assert [e for kind, _, sent in timeline if kind == "calls" for e in sent] == emails
+    entries = engine.logs("acme", limit=100)
+    assert len(entries) == 30 and {e.status for e in entries} == {"success"}
+
+
+def test_rejected_credentials_hold_the_batch_out_and_the_one_prepared_behind_it(
+    app, engine, rules, integration, icontact, run_jobs, call_log
+):
+    from addon.models import Delivery
+
+    app.config["ADDON_CLAIM_BATCH"] = 10
+    for n in range(30):
+        purchase(engine, f"r{n:02}@example.com", product_id="999")
+    icontact.change_password(USERNAME, "a-new-app-password")
+    run_jobs()
+    entries = engine.logs("acme", limit=100)
+    assert len(entries) == 30 and {e.status for e in entries} == {"pending"}
+    held = [e for e in entries if e.message and "rejected the credentials" in e.message]
+    assert len(held) == 10  # the batch whose calls were refused says why
+    # Only that batch's lookups were tried: the batch prepared behind it was not sent.
+    assert 1 <= len(call_log) <= 10
+    with app.app_context():
+        leased = (
+            app.extensions["addon"]
+            .db.session.scalars(select(Delivery.id).where(Delivery.lease_owner.is_not(None)))
+            .all()
+        )
+    assert leased == []
