@@ -91,12 +91,19 @@ def expand_events(
     return len(events), due
 
 
+def _core(statement):
+    """Run a statement that returns plain rows (or none) in the session's transaction,
+    without the ORM's per-statement machinery: about half the CPU of ``Session.execute`` for
+    the small reads and writes a worker makes for every batch."""
+    return session().connection().execute(statement)
+
+
 def has_waiting_events(marketplace_id: str) -> bool:
     """Whether the marketplace has events whose rules were not matched yet."""
     waiting = select(Event.id).where(
         Event.marketplace_id == marketplace_id, Event.expanded_at.is_(None)
     )
-    return session().execute(waiting.limit(1)).first() is not None
+    return _core(waiting.limit(1)).first() is not None
 
 
 def delivery_row(event: Event, rule: Rule, trigger: str) -> dict:
@@ -130,25 +137,32 @@ def delivery_row(event: Event, rule: Rule, trigger: str) -> dict:
     }
 
 
-def claim(integration_id: int, owner: str, limit: int) -> list[Delivery]:
+def claim(
+    integration_id: int, owner: str, limit: int, marketplace_id: str | None = None
+) -> list[Delivery]:
     """Lease up to ``limit`` deliveries of an integration that may run now.
 
     A delivery may run when it is due, not leased by a live worker, no earlier delivery for
     the same customer and list is unfinished, and every earlier event of its marketplace has
     been expanded (so a refund never overtakes the purchase before it).
+
+    Args:
+        marketplace_id: the integration's, when the caller knows it (saves reading the row).
     """
     db = session()
     now = utcnow()
-    integration = db.get(Integration, integration_id)
-    if integration is None:
-        return []
+    if marketplace_id is None:
+        integration = db.get(Integration, integration_id)
+        if integration is None:
+            return []
+        marketplace_id = integration.marketplace_id
     # Computed once, not per candidate row: as a correlated subquery PostgreSQL ran it for
     # every pending delivery, which made a claim over a big backlog take seconds.
-    unexpanded = db.scalar(
+    unexpanded = _core(
         select(func.min(Event.created_at)).where(
-            Event.marketplace_id == integration.marketplace_id, Event.expanded_at.is_(None)
+            Event.marketplace_id == marketplace_id, Event.expanded_at.is_(None)
         )
-    )
+    ).scalar()
     free = or_(Delivery.lease_until.is_(None), Delivery.lease_until < now)
     conditions = [
         Delivery.integration_id == integration_id,
@@ -171,7 +185,7 @@ def claim(integration_id: int, owner: str, limit: int) -> list[Delivery]:
                     and_(Delivery.sequence_at == after[0], Delivery.id > after[1]),
                 )
             )
-        rows = db.execute(
+        rows = _core(
             page.where(*conditions).order_by(Delivery.sequence_at, Delivery.id).limit(window)
         ).all()
         firsts = _first_pending(integration_id, {(r.list_id, r.email_key) for r in rows})
@@ -188,12 +202,12 @@ def claim(integration_id: int, owner: str, limit: int) -> list[Delivery]:
     )
     if db.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True, of=Delivery)
-    ids = list(db.scalars(candidates))
+    ids = list(_core(candidates).scalars())
     if not ids:
         db.commit()
         return []
     lease = now + dt.timedelta(seconds=int(config()["ADDON_LEASE_SECONDS"]))
-    db.execute(
+    _core(
         update(Delivery)
         .where(
             Delivery.id.in_(ids),
@@ -201,7 +215,6 @@ def claim(integration_id: int, owner: str, limit: int) -> list[Delivery]:
             or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
         )
         .values(lease_owner=owner, lease_until=lease)
-        .execution_options(synchronize_session=False)
     )
     db.commit()
     return list(
@@ -227,7 +240,7 @@ def _first_pending(
     emails = sorted({email for _, email in keys})
     lists = sorted({list_id for list_id, _ in keys})
     for start in range(0, len(emails), 400):
-        rows = session().execute(
+        rows = _core(
             select(Delivery.list_id, Delivery.email_key, Delivery.sequence_at, Delivery.id).where(
                 Delivery.integration_id == integration_id,
                 Delivery.list_id.in_(lists),
@@ -263,7 +276,7 @@ def renew(owner: str) -> set[int]:
     delivery whose lease another worker took over is neither called for nor written again.
     """
     seconds = int(config()["ADDON_LEASE_SECONDS"])
-    rows = session().execute(_renewal(owner, seconds).returning(Delivery.id))
+    rows = _core(_renewal(owner, seconds).returning(Delivery.id))
     return {pk for (pk,) in rows}
 
 

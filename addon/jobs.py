@@ -146,6 +146,9 @@ def _drain(integration: Integration, client, owner: str) -> str:
     """
     done = 0
     deadline = time.monotonic() + float(config()["ADDON_DRAIN_SECONDS"])
+    # Read once: every commit expires the row, and each read of it after one is a SELECT.
+    integration_id, marketplace_id = integration.id, integration.marketplace_id
+    provider = integration.provider
     running: Applying | None = None
     with (
         deliveries.LeaseKeeper(owner),
@@ -154,21 +157,26 @@ def _drain(integration: Integration, client, owner: str) -> str:
         while True:
             ready: Applying | None = None
             claimed = 0
-            if time.monotonic() <= deadline:
+            # While a batch is out, claim the next one only when the last claim was full:
+            # a backlog. Otherwise what arrived meanwhile is claimed once it is written, in
+            # one claim rather than two.
+            if time.monotonic() <= deadline and (running is None or running.full):
                 # Events stored while this drain works join it here rather than waiting for
                 # it to end and a job of their own to be picked up (latency under a stream).
-                if deliveries.has_waiting_events(integration.marketplace_id):
-                    expand_waiting(integration.marketplace_id, draining=integration.id)
+                if deliveries.has_waiting_events(marketplace_id):
+                    expand_waiting(marketplace_id, draining=integration_id)
                 claimed_at = time.monotonic()
-                batch = deliveries.claim(integration.id, owner, _claim_size())
+                limit = _claim_size()
+                batch = deliveries.claim(integration_id, owner, limit, marketplace_id)
                 claimed = len(batch)
                 if batch:
-                    ready = prepare_batch(batch, integration, claimed_at)
+                    ready = prepare_batch(batch, integration_id, provider, claimed_at)
+                    ready.full = claimed >= limit
             # A claim made while a batch was out may have found only customers waiting for
             # that batch: claim again once it is written.
             waited = running is not None
             if running is not None:
-                if not finish_batch(running, integration, owner):
+                if not finish_batch(running, owner):
                     deliveries.release_all(owner)
                     session().commit()
                     return f"held after {done} deliveries: {integration.status_reason}"
@@ -182,7 +190,7 @@ def _drain(integration: Integration, client, owner: str) -> str:
                 break
     if time.monotonic() > deadline:
         # Long backlog: give other integrations' jobs a turn, continue in a fresh job.
-        enqueue_drain(state().queue, integration.id, coalesce=False)
+        enqueue_drain(state().queue, integration_id, coalesce=False)
     return f"applied {done} deliveries"
 
 
@@ -196,20 +204,24 @@ class Applying:
 
     def __init__(
         self,
-        integration: Integration,
+        integration_id: int,
+        provider: str,
         by_key: dict[int, Delivery],
         actions: list[Action],
         known: dict[str, str],
         size: int,
         claimed_at: float | None,
     ):
+        self.integration_id = integration_id
         self.by_key = by_key
         self.actions = actions
         self.known = known
         #: Deliveries claimed, those settled without a call included.
         self.size = size
         self.claimed_at = claimed_at
-        self.apply_actions = get_provider(integration.provider).apply_actions
+        #: Whether the claim took as many as it could: a backlog.
+        self.full = False
+        self.apply_actions = get_provider(provider).apply_actions
         self.lookup_threads = int(config()["ADDON_ICONTACT_CONCURRENCY"])
         self.began = self.called = 0.0
         self._calls: Future[BatchResult] | None = None
@@ -249,7 +261,7 @@ class Applying:
 
 
 def prepare_batch(
-    batch: list[Delivery], integration: Integration, claimed_at: float | None = None
+    batch: list[Delivery], integration_id: int, provider: str, claimed_at: float | None = None
 ) -> Applying:
     """Settle what needs no call (invalid emails, skips) and gather the rest's actions."""
     db = session()
@@ -263,7 +275,7 @@ def prepare_batch(
         customer = dict(delivery.event.payload["customer"])
         actions.append(Action(delivery.id, delivery.action, customer, delivery.list_id))
         by_key[delivery.id] = delivery
-    known = known_contacts(integration.id, (a.email_key for a in actions)) if actions else {}
+    known = known_contacts(integration_id, (a.email_key for a in actions)) if actions else {}
     # Ends the transaction before the calls: a snapshot held through them would keep SQLite
     # from checkpointing its WAL and PostgreSQL from vacuuming.
     _commit_keeping_loaded()
@@ -271,10 +283,10 @@ def prepare_batch(
         db.expunge(event)
     for delivery in batch:
         db.expunge(delivery)
-    return Applying(integration, by_key, actions, known, len(batch), claimed_at)
+    return Applying(integration_id, provider, by_key, actions, known, len(batch), claimed_at)
 
 
-def finish_batch(applying: Applying, integration: Integration, owner: str) -> bool:
+def finish_batch(applying: Applying, owner: str) -> bool:
     """Wait for the batch's calls and record each delivery's own outcome.
 
     Returns:
@@ -285,24 +297,26 @@ def finish_batch(applying: Applying, integration: Integration, owner: str) -> bo
     try:
         result = applying.result()
     except RejectedCredentials as exc:
-        mark_needs_attention(integration, str(exc))
+        integration = session().get(Integration, applying.integration_id)
+        if integration is not None:
+            mark_needs_attention(integration, str(exc))
         _hold(by_key, "held: iContact rejected the credentials; fix the integration to resume")
         return False
     called = applying.called or time.monotonic()
     held = [by_key[key] for key in _write_outcomes(by_key, result, owner)]
     written = [_outcome_line(delivery) for delivery in held]
     retries = [d.next_attempt_at for d in held if d.status == PENDING]
-    remember_contacts(integration.id, result.learned, result.forgotten, applying.known)
+    remember_contacts(applying.integration_id, result.learned, result.forgotten, applying.known)
     session().commit()
     ended = time.monotonic()
     for event_id, marketplace_id, *fields in written:
         with bind_event(event_id, marketplace_id):
             log.info("delivery %s (%s %s list %s): %s", *fields)
     if retries:
-        enqueue_drain(state().queue, integration.id, at=min(retries), coalesce=False)
+        enqueue_drain(state().queue, applying.integration_id, at=min(retries), coalesce=False)
     log.info(
         "integration %s: %d deliveries applied with %d call(s) in %.3f s, written in %.3f s",
-        integration.id,
+        applying.integration_id,
         len(by_key),
         len(result.calls),
         called - applying.began,
@@ -324,12 +338,12 @@ def apply_batch(
     Returns:
         False when the provider rejected the credentials (the batch is held); else True.
     """
-    applying = prepare_batch(batch, integration, claimed_at)
+    applying = prepare_batch(batch, integration.id, integration.provider, claimed_at)
     if not applying.actions:
         return True
     with ThreadPoolExecutor(1, thread_name_prefix="addon-calls") as calls:
         applying.start(calls, client, owner)
-        return finish_batch(applying, integration, owner)
+        return finish_batch(applying, owner)
 
 
 def _hold(by_key: dict[int, Delivery], message: str) -> None:

@@ -5,7 +5,8 @@
 Settings come from the environment, as for ``worker.py``. The process builds the app, prints
 ``ready``, reads the shared start time (Unix seconds) from stdin, emits purchases ``K, K+M,
 ...`` of ``unique_purchases(N, P)``, purchase ``n`` at ``start + n / R``, and prints one JSON
-line: ``{"events": [[n, wall-clock time just before the emit, emit seconds], ...]}``. When
+line: ``{"events": [[n, wall-clock time just before the emit, emit seconds], ...], "cpu_s": C}``,
+``C`` the CPU seconds the process spent from ``ready`` on. When
 emits are so slow that the schedule slips past ``start + S`` seconds, it stops there: the
 offered rate it reached is part of the result, not a reason to run for ever.
 
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
         session = app.extensions["addon"].db.session
         print("ready", flush=True)
         start = float(sys.stdin.readline())
+        cpu = time.process_time()
         for n in mine:
             if time.time() > start + args.until:
                 break
@@ -52,7 +54,8 @@ def main(argv: list[str] | None = None) -> None:
             emit(app, batch[n])
             events.append([n, stamp, time.perf_counter() - began])
             session.remove()
-    print(json.dumps({"events": events}), flush=True)
+        cpu = time.process_time() - cpu
+    print(json.dumps({"events": events, "cpu_s": cpu}), flush=True)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from addon.models import Delivery, Event
 
 from . import workload
 from .passes import delivery_counts, fresh_stack, say
-from .stack import PASSWORD, ROOT, USERNAME, Stack
+from .stack import PASSWORD, ROOT, USERNAME, CpuReading, Stack
 
 
 @dataclass
@@ -34,6 +34,10 @@ class Latency:
     #: Per delivery: event stored → delivery written (rules matched), written → finished.
     to_expand: list[float] = field(default_factory=list)
     to_finish: list[float] = field(default_factory=list)
+    #: From the first emit until every subscription was stored (or the wait ended).
+    cpu: CpuReading | None = None
+    #: CPU seconds of the emitting processes over the same span.
+    emitters_cpu_s: float = 0.0
 
 
 def e2e_run(options: Any, latency: float) -> Latency:
@@ -48,13 +52,15 @@ def e2e_run(options: Any, latency: float) -> Latency:
         count = int(options.e2e_rate * options.e2e_seconds)
         batch = workload.unique_purchases(count, "e2e")
         say(f"{options.emitters} emitter(s): {count} events at {options.e2e_rate:g}/s")
-        events = _emit_from_processes(stack, options, count)
+        before = stack.cpu()
+        events, emitters_cpu_s = _emit_from_processes(stack, options, count)
         emitted = {
             (lists[name], batch[n].email.lower()): stamp
             for n, stamp, _ in events
             for name in batch[n].list_names()
         }
         stored = _wait_for_subscriptions(stack, emitted, options.e2e_wait)
+        cpu = stack.cpu() - before
         now = time.time()
         # A subscription not there yet counts with the time waited so far: a lower bound.
         seconds = [stored.get(key, now) - emitted[key] for key in emitted]
@@ -74,6 +80,8 @@ def e2e_run(options: Any, latency: float) -> Latency:
             failed=counts.get("failed", 0),
             to_expand=to_expand,
             to_finish=to_finish,
+            cpu=cpu,
+            emitters_cpu_s=emitters_cpu_s,
         )
     finally:
         stack.close()
@@ -97,8 +105,9 @@ def _stages(stack: Stack) -> tuple[list[float], list[float]]:
     return to_expand, to_finish
 
 
-def _emit_from_processes(stack: Stack, options: Any, count: int) -> list[tuple]:
-    """Run the emitter processes on one shared schedule; returns ``(n, stamp, seconds)``."""
+def _emit_from_processes(stack: Stack, options: Any, count: int) -> tuple[list[tuple], float]:
+    """Run the emitter processes on one shared schedule; returns ``(n, stamp, seconds)`` of
+    every emit, and the emitters' CPU seconds."""
     command = [
         sys.executable,
         "-m",
@@ -133,11 +142,13 @@ def _emit_from_processes(stack: Stack, options: Any, count: int) -> list[tuple]:
         for process in emitters:
             process.stdin.write(f"{start}\n")
             process.stdin.flush()
-        events = []
+        events, cpu_s = [], 0.0
         for process in emitters:
-            events += json.loads(process.stdout.readline())["events"]
+            answer = json.loads(process.stdout.readline())
+            events += answer["events"]
+            cpu_s += answer["cpu_s"]
             process.wait(30)
-        return sorted(events)
+        return sorted(events), cpu_s
     finally:
         for process in emitters:
             if process.poll() is None:

@@ -154,6 +154,20 @@ def _e2e(run: Latency) -> str:
     return text
 
 
+def _e2e_cpu(run: Latency) -> str:
+    """CPU per event from the first emit until the last subscription was stored: on a
+    saturated machine the emitters fall behind and the backlog, not the engine, sets the
+    latency."""
+    if run.cpu is None or not run.emit_s:
+        return "n/a"
+    per = 1000 / len(run.emit_s)
+    return (
+        f"emitters {run.emitters_cpu_s * per:.2f} ms, workers {run.cpu.workers * per:.2f} ms, "
+        f"simulator {run.cpu.simulator * per:.2f} ms; "
+        f"machine {100 * run.cpu.machine_busy:.0f} % busy"
+    )
+
+
 def _stages(run: Latency) -> str:
     if not run.to_expand:
         return "n/a"
@@ -200,6 +214,7 @@ def table(passes: list[LatencyPass], throttled: Throttled | None) -> str:
         ("e2e emit → subscribed", [_e2e(p.e2e) for p in passes], "p95 ≤ 2 s"),
         ("  e2e stages p50 / p95 (s)", [_stages(p.e2e) for p in passes], ""),
         ("  e2e load (events/s achieved)", [_num(p.e2e.emit_rate, 0) for p in passes], "500"),
+        ("  e2e CPU per event", [_e2e_cpu(p.e2e) for p in passes], ""),
         (
             "  emit p99 under that load (ms)",
             [_num(1000 * percentile(p.e2e.emit_s, 99), 2) for p in passes],
