@@ -208,14 +208,14 @@ class Applying:
         provider: str,
         by_key: dict[int, Delivery],
         actions: list[Action],
-        known: dict[str, str],
         size: int,
         claimed_at: float | None,
     ):
         self.integration_id = integration_id
         self.by_key = by_key
         self.actions = actions
-        self.known = known
+        #: The cached contact ids of the batch's customers, read when its calls start.
+        self.known: dict[str, str] = {}
         #: Deliveries claimed, those settled without a call included.
         self.size = size
         self.claimed_at = claimed_at
@@ -235,9 +235,13 @@ class Applying:
         """
         if self.claimed_at is None or time.monotonic() - self.claimed_at > _fresh_claim_seconds():
             owned = deliveries.renew(owner)
-            session().commit()
             self.by_key = {key: d for key, d in self.by_key.items() if key in owned}
             self.actions = [a for a in self.actions if a.key in owned]
+        # Read now, not when the batch was claimed: the batch before it, written since,
+        # may have learned some of these customers' ids (a lookup saved is an API call).
+        self.known = known_contacts(self.integration_id, (a.email_key for a in self.actions))
+        # No snapshot held through the calls (it would keep SQLite from checkpointing).
+        session().commit()
         self.began = time.monotonic()
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         self._calls = executor.submit(self._call, app, client.sibling())
@@ -275,7 +279,6 @@ def prepare_batch(
         customer = dict(delivery.event.payload["customer"])
         actions.append(Action(delivery.id, delivery.action, customer, delivery.list_id))
         by_key[delivery.id] = delivery
-    known = known_contacts(integration_id, (a.email_key for a in actions)) if actions else {}
     # Ends the transaction before the calls: a snapshot held through them would keep SQLite
     # from checkpointing its WAL and PostgreSQL from vacuuming.
     _commit_keeping_loaded()
@@ -283,7 +286,7 @@ def prepare_batch(
         db.expunge(event)
     for delivery in batch:
         db.expunge(delivery)
-    return Applying(integration_id, provider, by_key, actions, known, len(batch), claimed_at)
+    return Applying(integration_id, provider, by_key, actions, len(batch), claimed_at)
 
 
 def finish_batch(applying: Applying, owner: str) -> bool:

@@ -518,3 +518,30 @@ def test_rejected_credentials_hold_the_batch_out_and_the_one_prepared_behind_it(
             .all()
         )
     assert leased == []
+
+
+def test_a_batch_prepared_behind_another_knows_the_contacts_that_one_created(
+    app, engine, rules, integration, icontact, run_jobs, monkeypatch
+):
+    """The next batch is claimed while the one before it is out, but its cached contact ids
+    are read when its own calls start: a customer that batch created costs no lookup."""
+    from addon.providers.icontact import IContactClient
+
+    app.config["ADDON_CLAIM_BATCH"] = 10
+    looked_up = []
+    real_find = IContactClient.find_contact
+
+    def find_contact(self, email):
+        looked_up.append(email)
+        return real_find(self, email)
+
+    monkeypatch.setattr(IContactClient, "find_contact", find_contact)
+    for n in range(9):
+        purchase(engine, f"before{n}@example.com", product_id="999")  # one delivery each
+    purchase(engine, "both@example.com", product_id="101")  # two: the 10th and the 11th
+    for n in range(9):
+        purchase(engine, f"after{n}@example.com", product_id="999")
+    run_jobs()
+    entries = engine.logs("acme", limit=100)
+    assert len(entries) == 20 and {e.status for e in entries} == {"success"}
+    assert looked_up.count("both@example.com") == 1
