@@ -137,12 +137,15 @@ def _claim_size() -> int:
 
 
 def _drain(integration: Integration, client, owner: str) -> str:
-    """Apply batch after batch, preparing the next batch while the current one's calls run.
+    """Apply batch after batch; over a slow network, prepare the next batch while the current
+    one's calls run.
 
-    Over a real network a batch spends most of its time waiting for iContact; claiming and
-    preparing the next batch, and writing the last one's outcomes, overlap that wait. The
-    calls themselves stay one batch at a time, in claim order, so a batch's lookups see
-    the contacts the batch before it created.
+    A batch that spends longer waiting for iContact than the worker spends on it has the next
+    claim, and the last batch's outcome writes, overlap that wait. When iContact answers
+    faster than that (a nearby API), overlapping saves nothing and the two threads only take
+    turns at the GIL, so batches go one after the other. The calls themselves stay one batch
+    at a time, in claim order, so a batch's lookups see the contacts the batch before it
+    created.
     """
     done = 0
     deadline = time.monotonic() + float(config()["ADDON_DRAIN_SECONDS"])
@@ -150,6 +153,7 @@ def _drain(integration: Integration, client, owner: str) -> str:
     integration_id, marketplace_id = integration.id, integration.marketplace_id
     provider = integration.provider
     running: Applying | None = None
+    overlap = False  # whether the last batch's calls took longer than the worker's own work
     with (
         deliveries.LeaseKeeper(owner),
         ThreadPoolExecutor(1, thread_name_prefix="addon-calls") as calls,
@@ -157,10 +161,11 @@ def _drain(integration: Integration, client, owner: str) -> str:
         while True:
             ready: Applying | None = None
             claimed = 0
-            # While a batch is out, claim the next one only when the last claim was full:
-            # a backlog. Otherwise what arrived meanwhile is claimed once it is written, in
-            # one claim rather than two.
-            if time.monotonic() <= deadline and (running is None or running.full):
+            # While a batch is out, claim the next one only under a backlog (the last claim
+            # was full) that waits on the network. Otherwise what arrived meanwhile is
+            # claimed once the batch is written, in one claim rather than two.
+            if time.monotonic() <= deadline and (running is None or (running.full and overlap)):
+                began = time.monotonic()
                 # Events stored while this drain works join it here rather than waiting for
                 # it to end and a job of their own to be picked up (latency under a stream).
                 if deliveries.has_waiting_events(marketplace_id):
@@ -172,6 +177,7 @@ def _drain(integration: Integration, client, owner: str) -> str:
                 if batch:
                     ready = prepare_batch(batch, integration_id, provider, claimed_at)
                     ready.full = claimed >= limit
+                    ready.own_seconds = time.monotonic() - began
             # A claim made while a batch was out may have found only customers waiting for
             # that batch: claim again once it is written.
             waited = running is not None
@@ -180,6 +186,7 @@ def _drain(integration: Integration, client, owner: str) -> str:
                     deliveries.release_all(owner)
                     session().commit()
                     return f"held after {done} deliveries: {integration.status_reason}"
+                overlap = running.called - running.began > running.own_seconds
                 done += running.size
                 running = None
             if ready is not None and ready.actions:
@@ -221,6 +228,8 @@ class Applying:
         self.claimed_at = claimed_at
         #: Whether the claim took as many as it could: a backlog.
         self.full = False
+        #: Seconds the worker spent on the batch itself: claiming, preparing, writing.
+        self.own_seconds = 0.0
         self.apply_actions = get_provider(provider).apply_actions
         self.lookup_threads = int(config()["ADDON_ICONTACT_CONCURRENCY"])
         self.began = self.called = 0.0
@@ -306,12 +315,14 @@ def finish_batch(applying: Applying, owner: str) -> bool:
         _hold(by_key, "held: iContact rejected the credentials; fix the integration to resume")
         return False
     called = applying.called or time.monotonic()
+    answered = time.monotonic()
     held = [by_key[key] for key in _write_outcomes(by_key, result, owner)]
     written = [_outcome_line(delivery) for delivery in held]
     retries = [d.next_attempt_at for d in held if d.status == PENDING]
     remember_contacts(applying.integration_id, result.learned, result.forgotten, applying.known)
     session().commit()
     ended = time.monotonic()
+    applying.own_seconds += ended - answered
     for event_id, marketplace_id, *fields in written:
         with bind_event(event_id, marketplace_id):
             log.info("delivery %s (%s %s list %s): %s", *fields)

@@ -447,31 +447,34 @@ def test_a_delivery_whose_lease_was_taken_over_mid_batch_keeps_its_new_owners_st
     ]
 
 
-def test_a_drain_prepares_the_next_batch_while_icontact_works_on_the_current_one(
-    app, engine, rules, integration, icontact, monkeypatch
-):
-    """Over a real network a batch mostly waits for iContact: the next claim overlaps that
-    wait, while the calls themselves stay one batch at a time, in claim order."""
+def slow_network(monkeypatch, seconds, before_calls=None):
+    """iContact a network away: each batch's calls take ``seconds`` longer. Returns the
+    timeline: ``("calls", batches out at once, emails)`` as each batch's calls start."""
     import dataclasses
 
-    from addon import deliveries, jobs
     from addon.providers import PROVIDERS
 
-    app.config["ADDON_CLAIM_BATCH"] = 10
-    emails = [f"p{n:02}@example.com" for n in range(30)]
-    for email in emails:
-        purchase(engine, email, product_id="999")  # the global rule only: one delivery each
     provider = PROVIDERS["icontact"]
     timeline, out = [], []
 
-    def slow_network(client, actions, known, **options):
+    def far_away(client, actions, known, **options):
         out.append(actions)
         timeline.append(("calls", len(out), [a.customer["email"] for a in actions]))
-        time.sleep(0.2)
         try:
+            if before_calls is not None:
+                before_calls(len([t for t in timeline if t[0] == "calls"]))
+            time.sleep(seconds)
             return provider.apply_actions(client, actions, known, **options)
         finally:
             out.pop()
+
+    far = dataclasses.replace(provider, apply_actions=far_away)
+    monkeypatch.setitem(PROVIDERS, "icontact", far)
+    return timeline, out
+
+
+def spy_on_claims(monkeypatch, timeline, out):
+    from addon import deliveries
 
     real_claim = deliveries.claim
 
@@ -480,10 +483,22 @@ def test_a_drain_prepares_the_next_batch_while_icontact_works_on_the_current_one
         timeline.append(("claim", len(batch), bool(out)))
         return batch
 
-    monkeypatch.setitem(
-        PROVIDERS, "icontact", dataclasses.replace(provider, apply_actions=slow_network)
-    )
     monkeypatch.setattr(deliveries, "claim", claim)
+
+
+def test_a_drain_prepares_the_next_batch_while_a_slow_icontact_works_on_the_current_one(
+    app, engine, rules, integration, icontact, monkeypatch
+):
+    """When a batch waits longer for iContact than the worker works on it, the next claim
+    overlaps that wait; the calls themselves stay one batch at a time, in claim order."""
+    from addon import jobs
+
+    app.config["ADDON_CLAIM_BATCH"] = 10
+    emails = [f"p{n:02}@example.com" for n in range(40)]
+    for email in emails:
+        purchase(engine, email, product_id="999")  # the global rule only: one delivery each
+    timeline, out = slow_network(monkeypatch, 0.3)
+    spy_on_claims(monkeypatch, timeline, out)
     with app.app_context():
         jobs.expand_waiting("acme", draining=integration.id)
         jobs.drain_integration(integration.id)
@@ -492,25 +507,58 @@ def test_a_drain_prepares_the_next_batch_while_icontact_works_on_the_current_one
     assert {at_once for kind, at_once, _ in timeline if kind == "calls"} == {1}
     assert [e for kind, _, sent in timeline if kind == "calls" for e in sent] == emails
     entries = engine.logs("acme", limit=100)
-    assert len(entries) == 30 and {e.status for e in entries} == {"success"}
+    assert len(entries) == 40 and {e.status for e in entries} == {"success"}
+
+
+def test_batches_go_one_after_the_other_when_icontact_answers_quickly(
+    app, engine, rules, integration, icontact, monkeypatch
+):
+    """A nearby API: overlapping would save nothing, the two threads would only take turns."""
+    from addon import jobs
+
+    app.config["ADDON_CLAIM_BATCH"] = 10
+    for n in range(40):
+        purchase(engine, f"q{n:02}@example.com", product_id="999")
+    timeline, out = slow_network(monkeypatch, 0.0)
+    spy_on_claims(monkeypatch, timeline, out)
+    real_prepare = jobs.prepare_batch
+
+    def slower_than_the_calls(*args, **kw):
+        time.sleep(0.3)  # the worker's own work on a batch outlasts iContact's answer
+        return real_prepare(*args, **kw)
+
+    monkeypatch.setattr(jobs, "prepare_batch", slower_than_the_calls)
+    with app.app_context():
+        jobs.expand_waiting("acme", draining=integration.id)
+        jobs.drain_integration(integration.id)
+    assert [size for kind, size, busy in timeline if kind == "claim" and busy] == []
+    assert {e.status for e in engine.logs("acme", limit=100)} == {"success"}
 
 
 def test_rejected_credentials_hold_the_batch_out_and_the_one_prepared_behind_it(
-    app, engine, rules, integration, icontact, run_jobs, call_log
+    app, engine, rules, integration, icontact, run_jobs, call_log, monkeypatch
 ):
     from addon.models import Delivery
 
     app.config["ADDON_CLAIM_BATCH"] = 10
-    for n in range(30):
+    for n in range(40):
         purchase(engine, f"r{n:02}@example.com", product_id="999")
-    icontact.change_password(USERNAME, "a-new-app-password")
+
+    def revoke_at_the_second_batch(batch_number):
+        if batch_number == 2:
+            icontact.change_password(USERNAME, "a-new-app-password")
+
+    timeline, out = slow_network(monkeypatch, 0.3, before_calls=revoke_at_the_second_batch)
+    spy_on_claims(monkeypatch, timeline, out)
     run_jobs()
+    assert [size for kind, size, busy in timeline if kind == "claim" and busy][:1] == [10]
     entries = engine.logs("acme", limit=100)
-    assert len(entries) == 30 and {e.status for e in entries} == {"pending"}
+    assert sorted(e.status for e in entries) == ["pending"] * 30 + ["success"] * 10
     held = [e for e in entries if e.message and "rejected the credentials" in e.message]
     assert len(held) == 10  # the batch whose calls were refused says why
-    # Only that batch's lookups were tried: the batch prepared behind it was not sent.
-    assert 1 <= len(call_log) <= 10
+    # The batch prepared behind it was never sent: 10 + at most 10 lookups, 1 create, 1 subscribe.
+    assert [t[0] for t in timeline].count("calls") == 2
+    assert len(call_log) <= 22
     with app.app_context():
         leased = (
             app.extensions["addon"]
