@@ -165,7 +165,7 @@ def _drain(integration: Integration, client, owner: str) -> str:
             # was full) that waits on the network. Otherwise what arrived meanwhile is
             # claimed once the batch is written, in one claim rather than two.
             if time.monotonic() <= deadline and (running is None or (running.full and overlap)):
-                began = time.monotonic()
+                began = time.thread_time()
                 # Events stored while this drain works join it here rather than waiting for
                 # it to end and a job of their own to be picked up (latency under a stream).
                 if deliveries.has_waiting_events(marketplace_id):
@@ -177,7 +177,7 @@ def _drain(integration: Integration, client, owner: str) -> str:
                 if batch:
                     ready = prepare_batch(batch, integration_id, provider, claimed_at)
                     ready.full = claimed >= limit
-                    ready.own_seconds = time.monotonic() - began
+                    ready.own_seconds = time.thread_time() - began
             # A claim made while a batch was out may have found only customers waiting for
             # that batch: claim again once it is written.
             waited = running is not None
@@ -228,7 +228,8 @@ class Applying:
         self.claimed_at = claimed_at
         #: Whether the claim took as many as it could: a backlog.
         self.full = False
-        #: Seconds the worker spent on the batch itself: claiming, preparing, writing.
+        #: CPU seconds the worker spent on the batch itself: claiming, preparing, writing.
+        #: CPU, not wall time: work done beside a batch in flight waits for the GIL too.
         self.own_seconds = 0.0
         self.apply_actions = get_provider(provider).apply_actions
         self.lookup_threads = int(config()["ADDON_ICONTACT_CONCURRENCY"])
@@ -315,14 +316,14 @@ def finish_batch(applying: Applying, owner: str) -> bool:
         _hold(by_key, "held: iContact rejected the credentials; fix the integration to resume")
         return False
     called = applying.called or time.monotonic()
-    answered = time.monotonic()
+    answered = time.thread_time()
     held = [by_key[key] for key in _write_outcomes(by_key, result, owner)]
     written = [_outcome_line(delivery) for delivery in held]
     retries = [d.next_attempt_at for d in held if d.status == PENDING]
     remember_contacts(applying.integration_id, result.learned, result.forgotten, applying.known)
     session().commit()
     ended = time.monotonic()
-    applying.own_seconds += ended - answered
+    applying.own_seconds += time.thread_time() - answered
     for event_id, marketplace_id, *fields in written:
         with bind_event(event_id, marketplace_id):
             log.info("delivery %s (%s %s list %s): %s", *fields)

@@ -497,7 +497,7 @@ def test_a_drain_prepares_the_next_batch_while_a_slow_icontact_works_on_the_curr
     emails = [f"p{n:02}@example.com" for n in range(40)]
     for email in emails:
         purchase(engine, email, product_id="999")  # the global rule only: one delivery each
-    timeline, out = slow_network(monkeypatch, 0.3)
+    timeline, out = slow_network(monkeypatch, 0.6)
     spy_on_claims(monkeypatch, timeline, out)
     with app.app_context():
         jobs.expand_waiting("acme", draining=integration.id)
@@ -524,7 +524,9 @@ def test_batches_go_one_after_the_other_when_icontact_answers_quickly(
     real_prepare = jobs.prepare_batch
 
     def slower_than_the_calls(*args, **kw):
-        time.sleep(0.3)  # the worker's own work on a batch outlasts iContact's answer
+        busy_until = time.thread_time() + 0.5  # CPU: the worker's own work outlasts the calls
+        while time.thread_time() < busy_until:
+            pass
         return real_prepare(*args, **kw)
 
     monkeypatch.setattr(jobs, "prepare_batch", slower_than_the_calls)
