@@ -319,10 +319,14 @@ def finish(delivery: Delivery, status: str, message: str, detail: dict | None = 
     delivery.lease_owner = delivery.lease_until = None
 
 
-def release(delivery: Delivery, message: str) -> None:
-    """Give a delivery back unfinished (held for its integration); it keeps its place."""
-    delivery.message = message
-    delivery.lease_owner = delivery.lease_until = None
+def release(ids: list[int], message: str) -> None:
+    """Give deliveries back unfinished (held for their integration), saying why; they keep
+    their place."""
+    _core(
+        update(Delivery)
+        .where(Delivery.id.in_(ids))
+        .values(message=message, lease_owner=None, lease_until=None)
+    )
 
 
 def release_all(owner: str) -> None:

@@ -313,7 +313,9 @@ def finish_batch(applying: Applying, owner: str) -> bool:
         integration = session().get(Integration, applying.integration_id)
         if integration is not None:
             mark_needs_attention(integration, str(exc))
-        _hold(by_key, "held: iContact rejected the credentials; fix the integration to resume")
+        deliveries.release(
+            list(by_key), "held: iContact rejected the credentials; fix the integration to resume"
+        )
         return False
     called = applying.called or time.monotonic()
     answered = time.thread_time()
@@ -359,16 +361,6 @@ def apply_batch(
     with ThreadPoolExecutor(1, thread_name_prefix="addon-calls") as calls:
         applying.start(calls, client, owner)
         return finish_batch(applying, owner)
-
-
-def _hold(by_key: dict[int, Delivery], message: str) -> None:
-    """Give deliveries back unfinished, saying why; they keep their place."""
-    table = table_of(Delivery)
-    session().execute(
-        update(table)
-        .where(table.c.id.in_(list(by_key)))
-        .values(message=message, lease_owner=None, lease_until=None)
-    )
 
 
 def _fresh_claim_seconds() -> float:
