@@ -14,7 +14,6 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
 from flask import Flask, current_app
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import scoped_session
 
 from . import deliveries
 from .contacts import known_contacts, remember_contacts
@@ -289,13 +288,15 @@ def prepare_batch(
         customer = dict(delivery.event.payload["customer"])
         actions.append(Action(delivery.id, delivery.action, customer, delivery.list_id))
         by_key[delivery.id] = delivery
-    # Ends the transaction before the calls: a snapshot held through them would keep SQLite
-    # from checkpointing its WAL and PostgreSQL from vacuuming.
-    _commit_keeping_loaded()
+    # Detached before the commit, so the commit doesn't expire what was loaded; the
+    # transaction ends before the calls (a snapshot held through them would keep SQLite from
+    # checkpointing its WAL and PostgreSQL from vacuuming).
+    db.flush()
     for event in {delivery.event for delivery in batch}:
         db.expunge(event)
     for delivery in batch:
         db.expunge(delivery)
+    db.commit()
     return Applying(integration_id, provider, by_key, actions, len(batch), claimed_at)
 
 
@@ -367,24 +368,6 @@ def _fresh_claim_seconds() -> float:
     # Nobody can take a lease over before it lapses: a claim this recent is still ours, and
     # renewing it would cost a write (on SQLite, a turn at the one write lock) per batch.
     return int(config()["ADDON_LEASE_SECONDS"]) / 10
-
-
-def _commit_keeping_loaded() -> None:
-    """End the transaction before the provider is called, without expiring the batch (which
-    is detached next, and a detached expired object can't be read).
-
-    A read snapshot held through slow calls keeps SQLite from checkpointing its WAL and
-    PostgreSQL from vacuuming. The leased rows are not changed by anyone else, so reloading
-    them to write the outcomes would cost a query and nothing else.
-    """
-    db = session()
-    current = db() if isinstance(db, scoped_session) else db
-    keep = current.expire_on_commit
-    current.expire_on_commit = False
-    try:
-        current.commit()
-    finally:
-        current.expire_on_commit = keep
 
 
 def _write_outcomes(by_key: dict[int, Delivery], result: BatchResult, owner: str) -> set[int]:
