@@ -257,7 +257,7 @@ def side_by_side(options: Any, latency: float, emitted: Emitted) -> list[Through
     with ThreadPoolExecutor(2) as pool:
         runs = [pool.submit(one, side) for side in (1, 2)]
         wait(runs)
-    errors = [run.exception() for run in runs if run.exception() is not None]
+    errors = [error for run in runs if (error := run.exception()) is not None]
     if not errors:
         return [run.result() for run in runs]
     # A figure missing from the table, not a lost benchmark. The side that failed first tells
