@@ -18,6 +18,7 @@ from .models import (
 )
 from .providers import (
     PROVIDERS,
+    Provider,
     ProviderError,
     RejectedCredentials,
     RemoteList,
@@ -76,8 +77,17 @@ def client_for(integration: Integration, max_wait: float | None = 15.0):
         state().vault.decrypt(integration.secret),
         account_id=integration.account_id,
         client_folder_id=integration.client_folder_id,
+        http=shared_http(provider),
         throttle=throttle,
     )
+
+
+def shared_http(provider: Provider):
+    """The provider's connection pool for this app and process (see
+    :meth:`AppState.connections`). Proxy and CA settings are read from the environment
+    when it is made, that is once per process."""
+    settings = tuple(config()[key] for key in provider.http_settings)
+    return state().connections((provider.name, *settings), lambda: provider.make_http(config()))
 
 
 def _clean_label(marketplace_id: str, label, exclude_id: int | None = None) -> str:
@@ -105,7 +115,7 @@ def _clean_label(marketplace_id: str, label, exclude_id: int | None = None) -> s
 def _verify(provider_name: str, username: str, password: str):
     """Open the account with these credentials; return ``(account, folder, lists)``."""
     provider = get_provider(provider_name)
-    client = provider.make_client(config(), username, password)
+    client = provider.make_client(config(), username, password, http=shared_http(provider))
     try:
         account_id, folder_id = client.discover()
         lists = client.lists()

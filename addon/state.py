@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import current_app
 from flask_sqlalchemy import SQLAlchemy
@@ -15,6 +18,8 @@ from .crypto import Vault
 if TYPE_CHECKING:
     from .extension import IntegrationEngine
 
+T = TypeVar("T")
+
 
 @dataclass
 class AppState:
@@ -23,6 +28,23 @@ class AppState:
     db: SQLAlchemy
     vault: Vault
     queue: Queue | None
+    _pools: dict[tuple, Any] = field(default_factory=dict, repr=False)
+    _pools_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def connections(self, key: tuple, make: Callable[[], T]) -> T:
+        """The app's connection pool for ``key``, made by ``make`` on first use.
+
+        Shared by every job and request of the process, so a worker keeps its connections
+        to the provider from one job to the next instead of opening (over HTTPS, a TLS
+        handshake each) a new set for every job. One per process: a forked worker must not
+        write to sockets its parent also holds.
+        """
+        key = (*key, os.getpid())
+        with self._pools_lock:
+            pool = self._pools.get(key)
+            if pool is None:
+                pool = self._pools[key] = make()
+            return pool
 
 
 def engine() -> IntegrationEngine:

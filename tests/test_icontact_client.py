@@ -3,15 +3,20 @@ connection settings it takes from the environment."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
 import urllib3
 from flask import Flask, Response, redirect
 
+from addon.integrations import client_for
+from addon.models import Integration
 from addon.providers import InvalidData, TemporaryFailure
+from addon.providers import icontact as icontact_module
 from addon.providers.icontact import IContactClient, api_pool
 from addon.sandbox import serve_in_thread
+from addon.state import session as db_session
 from tests.conftest import APP_ID, PASSWORD, USERNAME
 
 
@@ -114,3 +119,49 @@ def test_the_pool_verifies_against_the_ca_bundle_the_environment_names(monkeypat
     pool = api_pool("https://app.icontact.com/icp")
     assert pool.connection_pool_kw["ca_certs"] == str(bundle)
     assert pool.connection_pool_kw["cert_reqs"] == "CERT_REQUIRED"
+
+
+@pytest.fixture
+def pools_made(monkeypatch):
+    """Every connection pool made for the iContact API, in order."""
+    made = []
+
+    def spy(*args, **kw):
+        made.append(api_pool(*args, **kw))
+        return made[-1]
+
+    monkeypatch.setattr(icontact_module, "api_pool", spy)
+    return made
+
+
+def test_a_worker_keeps_its_connections_from_one_job_to_the_next(
+    pools_made, app, engine, purchase_rule, run_jobs, icontact
+):
+    for n in range(3):
+        engine.emit(
+            "product.purchased",
+            marketplace_id="acme",
+            customer={"email": f"pool{n}@example.com"},
+            product_id="101",
+            purchase_type="primary",
+        )
+        run_jobs()
+    assert len(icontact.contacts(USERNAME)) == 3
+    assert len(pools_made) == 1  # the one that checked the credentials at connect, too
+
+
+def test_a_forked_process_makes_connections_of_its_own(pools_made, app, integration, monkeypatch):
+    with app.app_context():
+        first = client_for(db_session().get(Integration, integration.id)).http
+        monkeypatch.setattr(os, "getpid", lambda: -1)
+        forked = client_for(db_session().get(Integration, integration.id)).http
+    assert forked is not first
+    assert pools_made == [first, forked]  # the first also checked the credentials at connect
+
+
+def test_a_changed_api_address_gets_a_pool_of_its_own(pools_made, app, integration):
+    with app.app_context():
+        first = client_for(db_session().get(Integration, integration.id)).http
+        app.config["ADDON_ICONTACT_API_URL"] = "https://app.icontact.com/icp"
+        assert client_for(db_session().get(Integration, integration.id)).http is not first
+    assert len(pools_made) == 2

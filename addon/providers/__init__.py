@@ -35,6 +35,11 @@ class Provider:
     #: Applies a batch of :class:`Action` for one account: ``(client, actions, known ids,
     #: lookup_threads=...) -> BatchResult``.
     apply_actions: Callable[..., BatchResult]
+    #: Builds the connection pool that clients share (``http=`` of ``make_client``) from the
+    #: app config: ``config -> pool``.
+    make_http: Callable[[Mapping[str, Any]], Any]
+    #: The config keys ``make_http`` reads: a pool is kept for each combination of them.
+    http_settings: tuple[str, ...] = ()
 
 
 def _icontact_client(
@@ -54,12 +59,15 @@ def _icontact_client(
         account_id=account_id,
         client_folder_id=client_folder_id,
         timeout=config["ADDON_ICONTACT_TIMEOUT"],
-        # A connection for every lookup in flight, or urllib3 discards (and warns about) the rest.
-        http=http
-        or icontact.api_pool(
-            config["ADDON_ICONTACT_API_URL"], pool_size=int(config["ADDON_ICONTACT_CONCURRENCY"])
-        ),
+        http=http or _icontact_http(config),
         throttle=throttle,
+    )
+
+
+def _icontact_http(config: Mapping[str, Any]) -> urllib3.PoolManager:
+    # A connection for every lookup in flight, or urllib3 discards (and warns about) the rest.
+    return icontact.api_pool(
+        config["ADDON_ICONTACT_API_URL"], pool_size=int(config["ADDON_ICONTACT_CONCURRENCY"])
     )
 
 
@@ -69,6 +77,8 @@ PROVIDERS: dict[str, Provider] = {
         "iContact",
         _icontact_client,
         icontact_batch.apply_actions,
+        _icontact_http,
+        ("ADDON_ICONTACT_API_URL", "ADDON_ICONTACT_CONCURRENCY"),
     ),
 }
 
