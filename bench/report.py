@@ -141,6 +141,17 @@ def _cpu(run: Throughput) -> str:
     )
 
 
+def _pair_cpu(figures: LatencyPass) -> str:
+    """The side-by-side workers' CPU per delivery: set against the one-worker run's, it shows
+    what two busy processes on this machine cost each other with nothing shared."""
+    runs = [run for run in figures.pair if run.cpu is not None]
+    finished = sum(run.finished for run in runs)
+    if len(runs) != 2 or not finished:
+        return "n/a"
+    workers = sum(run.cpu.workers for run in runs if run.cpu is not None)
+    return f"workers {1000 * workers / finished:.2f} s"
+
+
 def _e2e(run: Latency) -> str:
     # A subscription not stored by the end counts with the time waited: percentiles are then
     # lower bounds, marked "≥".
@@ -190,6 +201,7 @@ def table(passes: list[LatencyPass], throttled: Throttled | None) -> str:
         ("  CPU per 1,000 deliveries, 1 worker", [_cpu(p.one) for p in passes], ""),
         ("  CPU per 1,000 deliveries, 2 workers", [_cpu(p.two) for p in passes], ""),
         ("  ceiling: 2 one-worker stacks side by side", [_pair(p) for p in passes], ""),
+        ("  CPU per 1,000 deliveries, side by side", [_pair_cpu(p) for p in passes], ""),
         (
             "emit p50 / p99 (ms), bulk",
             [
