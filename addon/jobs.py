@@ -33,7 +33,7 @@ from .providers import (
     TemporaryFailure,
     get_provider,
 )
-from .queue import drain_flag, enqueue_drain, enqueue_expand, expand_flag
+from .queue import drain_flag, enqueue_drain, enqueue_expand, expand_flag, expanding
 from .state import config, session, state
 
 log = logging.getLogger("addon.jobs")
@@ -84,11 +84,19 @@ def expand_waiting(
     if queue is not None:
         # Cleared before reading, so an event committed from now on enqueues a fresh job.
         queue.connection.delete(expand_flag(marketplace_id))
-    expanded, due = deliveries.expand_events(marketplace_id, limit=EXPAND_CHUNK)
+    with expanding(queue, marketplace_id) as ours:
+        if not ours:
+            # Another worker is matching them, and looks again once it is done (below).
+            return {}
+        expanded, due = deliveries.expand_events(marketplace_id, limit=EXPAND_CHUNK)
     if expanded == EXPAND_CHUNK:
         # More may be waiting: expand them in a job of their own, so that under a steady
         # stream of events this one gets on with applying what it has (latency).
         enqueue_expand(queue, marketplace_id, coalesce=False)
+    elif queue is not None and deliveries.has_waiting_events(marketplace_id):
+        # Stored while this worker matched a chunk: their job may have found it busy here
+        # and left them to it.
+        enqueue_expand(queue, marketplace_id)
     now = deliveries.utcnow()
     batch = int(config()["ADDON_CLAIM_BATCH"])
     for integration_id, (when, count) in due.items():

@@ -237,6 +237,83 @@ def test_events_stored_while_a_drain_works_are_applied_by_that_drain(
     assert {e.status for e in entries} == {"success"}
 
 
+def test_one_worker_at_a_time_matches_a_marketplaces_events(
+    app, engine, rules, integration, monkeypatch
+):
+    """A worker that finds another matching the marketplace's events leaves them to it
+    rather than matching them too and throwing the work away."""
+    from addon import deliveries, jobs
+
+    purchase(engine, "first@example.com")
+    matched = []
+    real_expand = deliveries.expand_events
+
+    def expand_while_another_worker_tries(marketplace_id, limit):
+        matched.append(marketplace_id)
+        if len(matched) == 1:
+            assert jobs.expand_waiting(marketplace_id) == {}  # the other worker, meanwhile
+        return real_expand(marketplace_id, limit=limit)
+
+    monkeypatch.setattr(deliveries, "expand_events", expand_while_another_worker_tries)
+    with app.app_context():
+        due = jobs.expand_waiting("acme")
+    assert matched == ["acme"]
+    assert due[integration.id][1] == 2
+
+
+def test_events_left_to_a_busy_worker_are_matched_once_it_is_done(
+    app, engine, rules, integration, icontact, run_jobs, monkeypatch
+):
+    """The job of an event stored while another worker matched a chunk finds it busy and
+    ends; that worker looks again when it is done, so the event is not left waiting."""
+    from addon import deliveries, jobs
+
+    engine.emit(  # no rule for it: nothing to apply, so no drain follows its matching
+        "subscription.charged",
+        marketplace_id="acme",
+        customer={"email": "first@example.com"},
+        subscription_id="s1",
+        product_id="101",
+    )
+    real_expand = deliveries.expand_events
+    arrivals = ["second@example.com"]
+
+    def expand_while_an_event_arrives(marketplace_id, limit):
+        done = real_expand(marketplace_id, limit=limit)  # read before the arrival
+        if arrivals:
+            purchase(engine, arrivals.pop())
+            # Its job, taken by another worker:
+            app.extensions["addon"].state(app).queue.empty()
+            assert jobs.expand_waiting(marketplace_id) == {}
+        return done
+
+    monkeypatch.setattr(deliveries, "expand_events", expand_while_an_event_arrives)
+    with app.app_context():
+        jobs.process_marketplace("acme")
+    run_jobs()
+    entries = engine.logs("acme", limit=100)
+    assert {e.email for e in entries} == {"second@example.com"}
+    assert {e.status for e in entries} == {"success"}
+
+
+def test_events_are_matched_while_redis_is_down(app, engine, rules, integration, monkeypatch):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from addon import jobs
+
+    purchase(engine, "first@example.com")
+    queue = app.extensions["addon"].state(app).queue
+
+    def unreachable(*args, **kw):
+        raise RedisConnectionError("Connection refused")
+
+    with app.app_context():
+        monkeypatch.setattr(queue.connection, "delete", lambda *a: 0)
+        monkeypatch.setattr(queue.connection, "execute_command", unreachable)
+        due = jobs.expand_waiting("acme")
+    assert due[integration.id][1] == 2
+
+
 def test_a_worker_keeps_a_connection_for_every_lookup_it_runs_at_once(app, integration):
     from addon.integrations import client_for
 
