@@ -526,16 +526,23 @@ def test_a_delivery_whose_lease_was_taken_over_mid_batch_keeps_its_new_owners_st
 
 def slow_network(monkeypatch, seconds, before_calls=None):
     """iContact a network away: each batch's calls take ``seconds`` longer. Returns the
-    timeline: ``("calls", batches out at once, emails)`` as each batch's calls start."""
+    timeline, ``("calls", batches out at once, emails)`` as each batch's calls start, and
+    the batches out: started by the drain, their calls not yet done."""
     import dataclasses
 
+    from addon import jobs
     from addon.providers import PROVIDERS
 
     provider = PROVIDERS["icontact"]
     timeline, out = [], []
+    real_start = jobs.Applying.start
+
+    def start(applying, *args, **kw):
+        # Out from the moment it is handed to the calls thread, which may start it later.
+        out.append(applying)
+        return real_start(applying, *args, **kw)
 
     def far_away(client, actions, known, **options):
-        out.append(actions)
         timeline.append(("calls", len(out), [a.customer["email"] for a in actions]))
         try:
             if before_calls is not None:
@@ -543,8 +550,9 @@ def slow_network(monkeypatch, seconds, before_calls=None):
             time.sleep(seconds)
             return provider.apply_actions(client, actions, known, **options)
         finally:
-            out.pop()
+            out.pop(0)
 
+    monkeypatch.setattr(jobs.Applying, "start", start)
     far = dataclasses.replace(provider, apply_actions=far_away)
     monkeypatch.setitem(PROVIDERS, "icontact", far)
     return timeline, out
