@@ -33,7 +33,14 @@ from .providers import (
     TemporaryFailure,
     get_provider,
 )
-from .queue import drain_flag, enqueue_drain, enqueue_expand, expand_flag, expanding
+from .queue import (
+    EXPANDING_SECONDS,
+    drain_flag,
+    enqueue_drain,
+    enqueue_expand,
+    expand_flag,
+    expanding,
+)
 from .state import config, session, state
 
 log = logging.getLogger("addon.jobs")
@@ -69,13 +76,15 @@ def _process_marketplace(marketplace_id: str) -> str:
 
 
 def expand_waiting(
-    marketplace_id: str, draining: int | None = None
+    marketplace_id: str, draining: int | None = None, wait: float = 0.0
 ) -> dict[int, tuple[dt.datetime, int]]:
     """Match rules for a chunk of the marketplace's waiting events and schedule the work.
 
     Jobs are enqueued for what is due later, and for a big backlog helper drains (several
     workers share it; claims keep the order). The integration ``draining`` is being drained
-    by the caller, which picks its deliveries up itself.
+    by the caller, which picks its deliveries up itself. When another worker is matching the
+    marketplace's events, this one leaves them to it, after waiting up to ``wait`` seconds
+    for it to finish (then it matches the next chunk, if any).
 
     Returns:
         ``{integration_id: (earliest due time, count)}`` of the deliveries written.
@@ -84,10 +93,12 @@ def expand_waiting(
     if queue is not None:
         # Cleared before reading, so an event committed from now on enqueues a fresh job.
         queue.connection.delete(expand_flag(marketplace_id))
-    with expanding(queue, marketplace_id) as ours:
+    with expanding(queue, marketplace_id, wait) as ours:
         if not ours:
             # Another worker is matching them, and looks again once it is done (below).
             return {}
+        if wait and not deliveries.has_waiting_events(marketplace_id):
+            return {}  # the worker waited for matched them all
         expanded, due = deliveries.expand_events(marketplace_id, limit=EXPAND_CHUNK)
     if expanded == EXPAND_CHUNK:
         # More may be waiting: expand them in a job of their own, so that under a steady
@@ -106,22 +117,27 @@ def expand_waiting(
         if integration_id != draining and draining is not None:
             enqueue_drain(queue, integration_id)
         helpers = min(int(config()["ADDON_PARALLEL_DRAINS"]), math.ceil(count / batch)) - 1
-        for _ in range(max(0, helpers)):
-            enqueue_drain(queue, integration_id, coalesce=False)
+        for helper in range(1, helpers + 1):
+            enqueue_drain(queue, integration_id, helper=helper)
     return due
 
 
-def drain_integration(integration_id: int) -> str:
-    """Apply every delivery of the integration that may run now, batch after batch."""
+def drain_integration(integration_id: int, helper: int = 0) -> str:
+    """Apply every delivery of the integration that may run now, batch after batch.
+
+    Args:
+        helper: which extra drain of a backlog this is (see :func:`queue.enqueue_drain`).
+    """
+    queue = state().queue
+    if queue is not None:
+        # Cleared first, whatever this job then finds, so the next ask enqueues a fresh job.
+        queue.connection.delete(drain_flag(integration_id, helper))
     db = session()
     integration = db.get(Integration, integration_id)
     if integration is None:
         return "integration gone"
     if integration.status != CONNECTED:
         return "held: the integration needs attention"
-    queue = state().queue
-    if queue is not None:
-        queue.connection.delete(drain_flag(integration_id))
     client = client_for(integration, max_wait=None)
     owner = deliveries.new_owner()
     try:
@@ -201,7 +217,11 @@ def _drain(integration: Integration, client, owner: str) -> str:
             elif ready is not None:
                 done += ready.size  # settled without a call (invalid email, skipped)
             if not claimed and not waited:
-                break
+                # Nothing left to claim, unless another worker is matching the events that
+                # come next: wait for it, then claim what it wrote (or match them here).
+                if time.monotonic() > deadline or not deliveries.has_waiting_events(marketplace_id):
+                    break
+                expand_waiting(marketplace_id, draining=integration_id, wait=EXPANDING_SECONDS)
     if time.monotonic() > deadline:
         # Long backlog: give other integrations' jobs a turn, continue in a fresh job.
         enqueue_drain(state().queue, integration_id, coalesce=False)

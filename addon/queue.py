@@ -72,8 +72,8 @@ def expand_flag(marketplace_id: str) -> str:
     return f"addon:queued:expand:{marketplace_id}"
 
 
-def drain_flag(integration_id: int) -> str:
-    return f"addon:queued:drain:{integration_id}"
+def drain_flag(integration_id: int, helper: int = 0) -> str:
+    return f"addon:queued:drain:{integration_id}" + (f":helper{helper}" if helper else "")
 
 
 def _first_to_flag(queue: Queue, flag: str) -> bool:
@@ -110,25 +110,34 @@ def enqueue_drain(
     integration_id: int,
     at: dt.datetime | None = None,
     coalesce: bool = True,
+    helper: int = 0,
 ) -> None:
-    """Ask a worker to apply an integration's due deliveries, now or at ``at`` (naive UTC)."""
+    """Ask a worker to apply an integration's due deliveries, now or at ``at`` (naive UTC).
+
+    Args:
+        helper: ``k`` > 0 asks for the ``k``-th extra drain of a backlog, coalesced on a flag
+            of its own: one queued job per helper however often a growing backlog asks.
+    """
     if queue is None:
         return
-    if at is None and coalesce and not _first_to_flag(queue, drain_flag(integration_id)):
+    if at is None and coalesce and not _first_to_flag(queue, drain_flag(integration_id, helper)):
         return
     safe_enqueue(
         queue,
         "addon.jobs.drain_integration",
         integration_id,
+        *((helper,) if helper else ()),
         at=None if at is None else at.replace(tzinfo=dt.UTC),
-        description=f"addon: apply due deliveries of integration #{integration_id}",
+        description=f"addon: apply due deliveries of integration #{integration_id}"
+        + (f" (helper {helper})" if helper else ""),
     )
 
 
 @contextmanager
-def expanding(queue: Queue | None, marketplace_id: str) -> Iterator[bool]:
+def expanding(queue: Queue | None, marketplace_id: str, wait: float = 0.0) -> Iterator[bool]:
     """Whether this worker may match the marketplace's waiting events now (True, held for
-    the block) or another worker is matching them (False).
+    the block) or another worker is matching them (False, after waiting ``wait`` seconds
+    for it to finish).
 
     Two workers that match the same chunk both do the work, and one throws it away: the
     events are claimed in the database only when their deliveries are written. That
@@ -139,7 +148,11 @@ def expanding(queue: Queue | None, marketplace_id: str) -> Iterator[bool]:
         yield True
         return
     lock = queue.connection.lock(
-        f"addon:expanding:{marketplace_id}", timeout=EXPANDING_SECONDS, blocking=False
+        f"addon:expanding:{marketplace_id}",
+        timeout=EXPANDING_SECONDS,
+        sleep=0.005,  # a chunk takes tens of milliseconds: don't oversleep its end
+        blocking=wait > 0,
+        blocking_timeout=wait or None,
     )
     try:
         ours = bool(lock.acquire())

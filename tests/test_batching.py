@@ -237,6 +237,27 @@ def test_events_stored_while_a_drain_works_are_applied_by_that_drain(
     assert {e.status for e in entries} == {"success"}
 
 
+def test_a_growing_backlog_keeps_one_queued_job_per_helper_drain(
+    app, engine, rules, integration, monkeypatch
+):
+    """Each chunk of a backlog asks for helper drains; however many chunks, each helper has
+    one job queued, not one per chunk (each would cost a worker a job for nothing)."""
+    from addon import jobs
+
+    app.config["ADDON_CLAIM_BATCH"] = 2
+    app.config["ADDON_PARALLEL_DRAINS"] = 3
+    monkeypatch.setattr(jobs, "EXPAND_CHUNK", 4)
+    for n in range(20):
+        purchase(engine, f"backlog{n}@example.com")
+    queue = engine.queue
+    queue.empty()
+    with app.app_context():
+        for _ in range(5):
+            jobs.expand_waiting("acme", draining=integration.id)
+    drains = [job for job in queue.jobs if job.func_name == "addon.jobs.drain_integration"]
+    assert sorted(job.args for job in drains) == [(integration.id, 1), (integration.id, 2)]
+
+
 def test_one_worker_at_a_time_matches_a_marketplaces_events(
     app, engine, rules, integration, monkeypatch
 ):
@@ -294,6 +315,36 @@ def test_events_left_to_a_busy_worker_are_matched_once_it_is_done(
     entries = engine.logs("acme", limit=100)
     assert {e.email for e in entries} == {"second@example.com"}
     assert {e.status for e in entries} == {"success"}
+
+
+def test_a_drain_that_runs_dry_waits_for_the_events_another_worker_is_matching(
+    app, engine, rules, integration, icontact
+):
+    """With the next events being matched elsewhere, an empty claim does not end the drain
+    (and leave this worker idle): it waits for that worker and applies what it wrote."""
+    import threading
+
+    from addon import deliveries, jobs
+
+    purchase(engine, "first@example.com")
+    purchase(engine, "second@example.com")
+    lock = engine.queue.connection.lock("addon:expanding:acme", timeout=30, thread_local=False)
+    assert lock.acquire(blocking=False)  # the other worker starts matching
+
+    def other_worker():
+        time.sleep(0.3)
+        with app.app_context():
+            deliveries.expand_events("acme")
+        lock.release()
+
+    other = threading.Thread(target=other_worker)
+    other.start()
+    with app.app_context():
+        summary = jobs.drain_integration(integration.id)
+    other.join()
+    assert summary == "applied 4 deliveries"
+    entries = engine.logs("acme", limit=100)
+    assert len(entries) == 4 and {e.status for e in entries} == {"success"}
 
 
 def test_events_are_matched_while_redis_is_down(app, engine, rules, integration, monkeypatch):

@@ -106,6 +106,28 @@ def test_rejected_credentials_hold_work_until_the_merchant_fixes_them(
     assert integration.status == "connected"
 
 
+def test_held_work_asked_for_again_still_resumes_as_soon_as_the_credentials_are_fixed(
+    app, engine, integration, icontact, run_jobs
+):
+    """A drain that finds the integration held (here asked for by a retry) clears its
+    coalescing flag all the same, so fixing the credentials starts the work at once rather
+    than when the sweeper comes by."""
+    from addon.integrations import update_integration
+    from addon.queue import enqueue_drain
+
+    add_rule(engine, integration)
+    icontact.change_password(USERNAME, "new-app-password", app_id=APP_ID)
+    purchase(engine, "a@example.com")
+    run_jobs()
+    enqueue_drain(engine.queue, integration.id)  # what a retry of a held entry asks for
+    run_jobs()
+    assert [e.status for e in engine.logs("acme")] == ["pending"]
+    update_integration("acme", integration.id, password="new-app-password")
+    run_jobs()
+    engine.db.session.expire_all()
+    assert [e.status for e in engine.logs("acme")] == ["success"]
+
+
 def test_temporary_failures_retry_with_backoff_and_show_the_attempt(
     app, engine, integration, icontact, run_jobs
 ):
