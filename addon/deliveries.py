@@ -137,6 +137,11 @@ def delivery_row(event: Event, rule: Rule, trigger: str) -> dict:
     }
 
 
+#: How many times a claim looks again when every delivery it picked was leased by another
+#: worker between its read and its lease (two workers read the same oldest deliveries).
+CLAIM_ATTEMPTS = 3
+
+
 def claim(
     integration_id: int, owner: str, limit: int, marketplace_id: str | None = None
 ) -> list[Delivery]:
@@ -150,12 +155,43 @@ def claim(
         marketplace_id: the integration's, when the caller knows it (saves reading the row).
     """
     db = session()
-    now = utcnow()
     if marketplace_id is None:
         integration = db.get(Integration, integration_id)
         if integration is None:
             return []
         marketplace_id = integration.marketplace_id
+    for _attempt in range(CLAIM_ATTEMPTS):
+        now = utcnow()
+        eligible = _eligible(integration_id, marketplace_id, limit, now)
+        ids = _lease(eligible, owner, limit, now) if eligible else []
+        db.commit()
+        if ids:
+            return list(
+                db.scalars(
+                    select(Delivery)
+                    .where(
+                        Delivery.id.in_(ids),
+                        Delivery.lease_owner == owner,
+                        Delivery.status == PENDING,
+                    )
+                    .options(joinedload(Delivery.event))
+                    .order_by(Delivery.sequence_at, Delivery.id)
+                )
+            )
+        if not eligible:
+            break
+        # Every one was taken meanwhile; the next look starts past them. Ending the drain
+        # here instead left a worker idle beside a backlog.
+    return []
+
+
+def _free(now: dt.datetime):
+    return or_(Delivery.lease_until.is_(None), Delivery.lease_until < now)
+
+
+def _eligible(integration_id: int, marketplace_id: str, limit: int, now: dt.datetime) -> list[int]:
+    """Ids of deliveries that may run now, oldest first: at least ``limit`` if there are so
+    many (a page more at most)."""
     # Computed once, not per candidate row: as a correlated subquery PostgreSQL ran it for
     # every pending delivery, which made a claim over a big backlog take seconds.
     unexpanded = _core(
@@ -163,12 +199,11 @@ def claim(
             Event.marketplace_id == marketplace_id, Event.expanded_at.is_(None)
         )
     ).scalar()
-    free = or_(Delivery.lease_until.is_(None), Delivery.lease_until < now)
     conditions = [
         Delivery.integration_id == integration_id,
         Delivery.status == PENDING,
         Delivery.next_attempt_at <= now,
-        free,
+        _free(now),
     ]
     if unexpanded is not None:
         conditions.append(Delivery.sequence_at < unexpanded)
@@ -195,36 +230,35 @@ def claim(
         if len(eligible) >= limit or len(rows) < window:
             break
         after = (rows[-1].sequence_at, rows[-1].id)
+    return eligible
+
+
+def _lease(eligible: list[int], owner: str, limit: int, now: dt.datetime) -> list[int]:
+    """Lease the oldest ``limit`` of the ``eligible`` deliveries still free; returns their ids.
+
+    All of ``eligible`` are candidates, not just the first ``limit``: another worker that read
+    the same deliveries a moment earlier leases the oldest, and this one takes the next.
+    """
     candidates = (
         select(Delivery.id)
-        .where(Delivery.id.in_(eligible[:limit]), Delivery.status == PENDING, free)
+        .where(Delivery.id.in_(eligible), Delivery.status == PENDING, _free(now))
         .order_by(Delivery.sequence_at, Delivery.id)
+        .limit(limit)
     )
-    if db.get_bind().dialect.name == "postgresql":
+    if session().get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True, of=Delivery)
     ids = list(_core(candidates).scalars())
     if not ids:
-        db.commit()
         return []
     lease = now + dt.timedelta(seconds=int(config()["ADDON_LEASE_SECONDS"]))
-    _core(
+    leased = _core(
         update(Delivery)
-        .where(
-            Delivery.id.in_(ids),
-            Delivery.status == PENDING,
-            or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
-        )
+        .where(Delivery.id.in_(ids), Delivery.status == PENDING, _free(now))
         .values(lease_owner=owner, lease_until=lease)
+        .returning(Delivery.id)
     )
-    db.commit()
-    return list(
-        db.scalars(
-            select(Delivery)
-            .where(Delivery.id.in_(ids), Delivery.lease_owner == owner, Delivery.status == PENDING)
-            .options(joinedload(Delivery.event))
-            .order_by(Delivery.sequence_at, Delivery.id)
-        )
-    )
+    # Without row locks (SQLite) another worker may lease some between the two statements.
+    return [pk for (pk,) in leased]
 
 
 def _first_pending(

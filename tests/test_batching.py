@@ -403,6 +403,45 @@ def test_deliveries_waiting_behind_their_own_customer_do_not_hold_up_other_custo
         assert [d.email for d in claimed] == ["next@example.com"]
 
 
+@pytest.mark.parametrize("taken", [2, 4], ids=["the oldest", "all it read"])
+def test_a_claim_that_loses_the_deliveries_it_read_to_another_worker_takes_the_next(
+    app, engine, integration, purchase_rule, monkeypatch, taken
+):
+    """Two workers read the same oldest deliveries; the one that leases second takes the
+    ones after them (reading again when it lost all it read) instead of coming back empty,
+    which ended its drain and left it idle beside the backlog."""
+    import datetime as dt
+
+    from addon import deliveries, jobs
+    from addon.models import Delivery
+
+    emails = [f"race{n}@example.com" for n in range(8)]
+    for email in emails:
+        purchase(engine, email)
+    real_first_pending = deliveries._first_pending
+    raced = []
+
+    def another_worker_leases_first(integration_id, keys):
+        firsts = real_first_pending(integration_id, keys)
+        if not raced:
+            raced.append(True)
+            session = app.extensions["addon"].db.session
+            oldest = session.scalars(
+                select(Delivery).order_by(Delivery.sequence_at, Delivery.id).limit(taken)
+            )
+            for delivery in oldest:
+                delivery.lease_owner = "another-worker"
+                delivery.lease_until = deliveries.utcnow() + dt.timedelta(minutes=5)
+            session.commit()
+        return firsts
+
+    with app.app_context():
+        jobs.expand_waiting("acme", draining=integration.id)
+        monkeypatch.setattr(deliveries, "_first_pending", another_worker_leases_first)
+        claimed = deliveries.claim(integration.id, "me", limit=2)  # reads 4 at a time
+        assert [d.email for d in claimed] == emails[taken : taken + 2]
+
+
 def test_the_database_work_of_a_batch_does_not_grow_with_its_size(
     app, engine, rules, integration, icontact
 ):
