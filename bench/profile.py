@@ -18,7 +18,7 @@ from pathlib import Path
 
 # The first pattern a stack's frames match names its kind (checked leaf first).
 KINDS = (
-    ("waiting for a job (Redis BLPOP)", re.compile(r"dequeue_any|lpop|blpop", re.I)),
+    ("waiting for a job (Redis BLMOVE)", re.compile(r"dequeue_any|lpop|blpop|blmove", re.I)),
     (
         # Statements, commits and waits for the writer lock (addon/sqlite.py wraps the cursor).
         "SQLite (sqlite3 C calls, writer lock)",
@@ -46,6 +46,11 @@ def read(paths: list[Path]) -> list[tuple[list[str], int]]:
 
 
 def kind(frames: list[str]) -> str:
+    # Waiting for a job is waiting wherever in redis-py the sample finds it (its leaf is
+    # a socket read, which would otherwise count as a Redis command).
+    waiting, pattern = KINDS[0]
+    if any(pattern.search(frame) for frame in frames):
+        return waiting
     for frame in reversed(frames):
         for name, pattern in KINDS:
             if pattern.search(frame):
