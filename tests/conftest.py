@@ -145,6 +145,19 @@ def purchase_rule(engine, integration):
     )
 
 
+def purchase(engine, email: str = "ann@example.com", product_id: str = "101", **fields) -> str:
+    """A storefront's primary purchase of ``product_id`` by ``email`` in marketplace ``acme``;
+    ``fields`` go to ``emit`` (``event_id=...``)."""
+    return engine.emit(
+        "product.purchased",
+        marketplace_id="acme",
+        customer={"email": email},
+        product_id=product_id,
+        purchase_type="primary",
+        **fields,
+    )
+
+
 def list_id(icontact, name: str) -> str:
     for item in icontact.lists(USERNAME):
         if item["name"] == name:

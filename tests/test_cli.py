@@ -15,7 +15,7 @@ from addon import cli as addon_cli
 from addon import db as schema
 from addon.models import NEEDS_ATTENTION, Integration
 from addon.sandbox import server as sandbox_server
-from tests.conftest import PASSWORD, list_id
+from tests.conftest import PASSWORD, list_id, purchase
 from wsgi import create_app
 
 COMMANDS = [
@@ -34,17 +34,6 @@ COMMANDS = [
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
-
-
-def purchase(engine, email, event_id=None):
-    return engine.emit(
-        "product.purchased",
-        marketplace_id="acme",
-        customer={"email": email},
-        product_id="101",
-        purchase_type="primary",
-        event_id=event_id,
-    )
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)

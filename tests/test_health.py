@@ -11,6 +11,7 @@ from flask import Flask
 from addon import IntegrationEngine, deliveries, health
 from addon.embedded_redis import free_port
 from addon.models import NEEDS_ATTENTION
+from tests.conftest import purchase
 from wsgi import create_app
 
 
@@ -24,16 +25,6 @@ def healthz_url(app: Flask) -> str:
     if "addon.healthz" not in app.view_functions:
         app.add_url_rule(url, "addon_healthz_unwired", health.healthz)
     return url
-
-
-def purchase(engine, email):
-    engine.emit(
-        "product.purchased",
-        marketplace_id="acme",
-        customer={"email": email},
-        product_id="101",
-        purchase_type="primary",
-    )
 
 
 def test_a_healthy_addon_answers_200_without_a_login(app):

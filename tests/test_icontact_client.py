@@ -17,7 +17,7 @@ from addon.providers import icontact as icontact_module
 from addon.providers.icontact import IContactClient, api_pool
 from addon.sandbox import serve_in_thread
 from addon.state import session as db_session
-from tests.conftest import APP_ID, PASSWORD, USERNAME
+from tests.conftest import APP_ID, PASSWORD, USERNAME, purchase
 
 
 def client(base_url: str, **kw) -> IContactClient:
@@ -138,13 +138,7 @@ def test_a_worker_keeps_its_connections_from_one_job_to_the_next(
     pools_made, app, engine, purchase_rule, run_jobs, icontact
 ):
     for n in range(3):
-        engine.emit(
-            "product.purchased",
-            marketplace_id="acme",
-            customer={"email": f"pool{n}@example.com"},
-            product_id="101",
-            purchase_type="primary",
-        )
+        purchase(engine, f"pool{n}@example.com")
         run_jobs()
     assert len(icontact.contacts(USERNAME)) == 3
     assert len(pools_made) == 1  # the one that checked the credentials at connect, too

@@ -3,17 +3,7 @@
 from sqlalchemy import select
 
 from addon.models import Event
-
-
-def purchase(engine, email, event_id=None, product_id="101"):
-    return engine.emit(
-        "product.purchased",
-        marketplace_id="acme",
-        customer={"email": email},
-        product_id=product_id,
-        purchase_type="primary",
-        event_id=event_id,
-    )
+from tests.conftest import purchase
 
 
 def test_log_entries_say_what_happened(engine, purchase_rule, run_jobs):

@@ -7,23 +7,12 @@ from sqlalchemy import select
 from addon.jobs import sweep
 from addon.models import Delivery, Event
 from addon.sweeper import sweep_once
-from tests.conftest import APP_ID, USERNAME, list_id
+from tests.conftest import APP_ID, USERNAME, list_id, purchase
 
 
 def add_rule(engine, integration, trigger="product.purchased", action="add"):
     return engine.add_rule(
         "acme", trigger=trigger, integration_id=integration.id, action=action, list_name="Customers"
-    )
-
-
-def purchase(engine, email="ann@example.com", **kw):
-    return engine.emit(
-        "product.purchased",
-        marketplace_id="acme",
-        customer={"email": email},
-        product_id="101",
-        purchase_type="primary",
-        **kw,
     )
 
 

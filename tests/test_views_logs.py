@@ -11,6 +11,7 @@ from addon.models import Delivery
 from addon.views import logs as log_views
 from tests import test_views_support as support
 from tests.conftest import PASSWORD, list_id
+from tests.conftest import purchase as emit_purchase
 from tests.test_views_support import fresh
 
 merchant = support.merchant
@@ -24,14 +25,7 @@ def rule(purchase_rule):
 @pytest.fixture
 def purchase(engine, rule):
     def emit(email: str, product_id: str = "101", event_id: str | None = None) -> str:
-        return engine.emit(
-            "product.purchased",
-            marketplace_id="acme",
-            customer={"email": email},
-            product_id=product_id,
-            purchase_type="primary",
-            event_id=event_id,
-        )
+        return emit_purchase(engine, email, product_id, event_id=event_id)
 
     return emit
 

@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import list_id
+from tests.conftest import list_id, purchase
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,13 +20,7 @@ def test_worker_py_applies_events_from_a_real_redis(app, app_config, engine, int
         list_name="Customers",
     )
     for n in range(3):
-        engine.emit(
-            "product.purchased",
-            marketplace_id="acme",
-            customer={"email": f"buyer{n}@example.com"},
-            product_id="101",
-            purchase_type="primary",
-        )
+        purchase(engine, f"buyer{n}@example.com")
     env = {
         **os.environ,
         **{key: str(value) for key, value in app_config.items() if key.isupper()},
