@@ -98,7 +98,7 @@ def expand_waiting(
             # Another worker is matching them, and looks again once it is done (below).
             return {}
         if wait and not deliveries.has_waiting_events(marketplace_id):
-            return {}  # the worker waited for matched them all
+            return {}  # the worker it waited for matched them all
         expanded, due = deliveries.expand_events(marketplace_id, limit=EXPAND_CHUNK)
     if expanded == EXPAND_CHUNK:
         # More may be waiting: expand them in a job of their own, so that under a steady
