@@ -371,27 +371,6 @@ def finish_batch(applying: Applying, owner: str) -> bool:
     return True
 
 
-def apply_batch(
-    batch: list[Delivery],
-    integration: Integration,
-    client,
-    owner: str,
-    claimed_at: float | None = None,
-) -> bool:
-    """Apply claimed deliveries together and record each one's own outcome (one batch, no
-    overlap: :func:`prepare_batch`, start, :func:`finish_batch`).
-
-    Returns:
-        False when the provider rejected the credentials (the batch is held); else True.
-    """
-    applying = prepare_batch(batch, integration.id, integration.provider, claimed_at)
-    if not applying.actions:
-        return True
-    with ThreadPoolExecutor(1, thread_name_prefix="addon-calls") as calls:
-        applying.start(calls, client, owner)
-        return finish_batch(applying, owner)
-
-
 def _fresh_claim_seconds() -> float:
     # Nobody can take a lease over before it lapses: a claim this recent is still ours, and
     # renewing it would cost a write (on SQLite, a turn at the one write lock) per batch.

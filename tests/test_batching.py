@@ -534,6 +534,7 @@ def test_a_batch_claimed_long_ago_is_checked_before_calling_and_skips_what_was_t
     than a tenth of the lease renews first and leaves out what another worker took over."""
     import dataclasses
     import datetime as dt
+    from concurrent.futures import ThreadPoolExecutor
 
     from sqlalchemy import update
 
@@ -567,7 +568,10 @@ def test_a_batch_claimed_long_ago_is_checked_before_calling_and_skips_what_was_t
             )
         current = db.session.get(Integration, integration.id)
         claimed_at = time.monotonic() - app.config["ADDON_LEASE_SECONDS"] / 5
-        assert jobs.apply_batch(batch, current, client_for(current), owner, claimed_at)
+        applying = jobs.prepare_batch(batch, current.id, current.provider, claimed_at)
+        with ThreadPoolExecutor(1) as calls:
+            applying.start(calls, client_for(current), owner)
+            assert jobs.finish_batch(applying, owner)
         db.session.commit()
     assert sent == ["kept@example.com"]
 
