@@ -11,8 +11,14 @@ from . import outbox
 from .errors import InvalidEvent
 from .webhooks import HEADER, BadSignature, verify
 
-#: Endpoints that the signature alone authenticates: no marketplace loader, no CSRF.
-PUBLIC_ENDPOINTS = frozenset({"addon.webhook", "addon.static", "addon.healthz"})
+#: Views that the signature alone authenticates (or that are public): no marketplace loader,
+#: no CSRF. Names within the blueprint, whatever the host calls it (``ADDON_BLUEPRINT_NAME``).
+PUBLIC_VIEWS = frozenset({"webhook", "static", "healthz"})
+
+
+def is_public_endpoint(endpoint: str | None) -> bool:
+    """Whether ``endpoint`` (``"<blueprint>.<view>"``) is one of :data:`PUBLIC_VIEWS`."""
+    return endpoint is not None and endpoint.rpartition(".")[2] in PUBLIC_VIEWS
 
 
 def _error(status: int, message: str, **extra: Any):

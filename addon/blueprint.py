@@ -7,9 +7,12 @@ from flask import Blueprint
 from . import api, health, views
 
 
-def make_blueprint() -> Blueprint:
+def make_blueprint(name: str = "addon") -> Blueprint:
+    """The add-on's blueprint under ``name`` (``ADDON_BLUEPRINT_NAME``): the add-on's own
+    templates and views reach each other with relative endpoints (``url_for(".logs")``), so a
+    host whose own blueprint is called ``addon`` can mount it under another name."""
     bp = Blueprint(
-        "addon",
+        name,
         __name__,
         template_folder="templates",
         static_folder="static",

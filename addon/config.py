@@ -7,6 +7,9 @@ environment).
 
 #: Where the add-on's blueprint is mounted.
 ADDON_URL_PREFIX = "/integrations"
+#: The blueprint's name (its endpoints are ``<name>.logs`` ...): change it when the host has a
+#: blueprint called ``addon`` already.
+ADDON_BLUEPRINT_NAME = "addon"
 #: Redis for the RQ queue; ``None`` means "no Redis configured" (emit still stores events).
 ADDON_REDIS_URL = None
 #: Name of the RQ queue the add-on enqueues on and its worker listens to.

@@ -67,7 +67,10 @@ class IntegrationEngine:
             queue=make_queue(app, app.config["ADDON_REDIS_URL"]),
         )
         app.extensions["addon"] = self
-        app.register_blueprint(make_blueprint(), url_prefix=app.config["ADDON_URL_PREFIX"])
+        app.register_blueprint(
+            make_blueprint(app.config["ADDON_BLUEPRINT_NAME"]),
+            url_prefix=app.config["ADDON_URL_PREFIX"],
+        )
         app.cli.add_command(addon_cli)
 
     @staticmethod

@@ -1,7 +1,7 @@
 """What every merchant screen shares: whose marketplace it is, CSRF, security headers, errors.
 
 Runs on the add-on's blueprint only; the webhook and the static files are public
-(:data:`addon.api.PUBLIC_ENDPOINTS`).
+(:data:`addon.api.PUBLIC_VIEWS`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 from wtforms import ValidationError  # type: ignore[import-untyped]
 
-from ..api import PUBLIC_ENDPOINTS
+from ..api import is_public_endpoint
 from ..errors import IntegrationError
 from ..providers import PROVIDERS
 from ..state import engine
@@ -88,7 +88,7 @@ def _login_redirect() -> Response | None:
 
 def load_marketplace() -> Response | None:
     """Find the merchant's marketplace, or send them to sign in; check CSRF on writes."""
-    if request.endpoint in PUBLIC_ENDPOINTS:
+    if is_public_endpoint(request.endpoint):
         return None
     eng = engine()
     marketplace_id = eng.current_marketplace()
@@ -130,7 +130,7 @@ def security_headers(response: Response) -> Response:
     """Headers on every add-on response; the screens also vary on htmx's request header."""
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
-    if request.endpoint in PUBLIC_ENDPOINTS:
+    if is_public_endpoint(request.endpoint):
         return response
     policy = current_app.config.get("ADDON_CONTENT_SECURITY_POLICY", CONTENT_SECURITY_POLICY)
     if policy:

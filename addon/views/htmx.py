@@ -52,7 +52,7 @@ def pushes_history(req: Request | None = None) -> bool:
     if not is_htmx(req):
         return True
     path = urlsplit(req.headers.get("HX-Current-URL", "")).path
-    prefix = url_for("addon.settings").rstrip("/")
+    prefix = url_for(".settings").rstrip("/")
     return path == prefix or path.startswith(prefix + "/")
 
 
