@@ -3,8 +3,14 @@
 >>> engine = IntegrationEngine(app)  # or engine.init_app(app, db=db)
 """
 
-from .errors import AddonError, IntegrationError, InvalidEvent
+from .errors import AddonError, IntegrationError, InvalidEvent, TransactionError
 from .extension import IntegrationEngine
 
-__all__ = ["AddonError", "IntegrationEngine", "IntegrationError", "InvalidEvent"]
+__all__ = [
+    "AddonError",
+    "IntegrationEngine",
+    "IntegrationError",
+    "InvalidEvent",
+    "TransactionError",
+]
 __version__ = "0.1.0"

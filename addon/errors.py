@@ -22,3 +22,8 @@ class InvalidEvent(AddonError, ValueError):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.field = field
+
+
+class TransactionError(AddonError, RuntimeError):
+    """``emit(join=...)`` was told the opposite of what the session is doing: ``join=True``
+    with no transaction open, or ``join=False`` while one is open."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, current_app
@@ -66,6 +66,9 @@ class IntegrationEngine:
             vault=Vault(self._encryption_key(app)),
             queue=make_queue(app, app.config["ADDON_REDIS_URL"]),
         )
+        # Enqueue an event's job when the host's transaction commits (listeners on this
+        # db's session only).
+        outbox.follow_transactions(db)
         app.extensions["addon"] = self
         app.register_blueprint(
             make_blueprint(app.config["ADDON_BLUEPRINT_NAME"]),
@@ -189,16 +192,45 @@ class IntegrationEngine:
             product_id=product_id,
         )
 
-    def emit(self, event_type, *, marketplace_id, customer, event_id=None, **fields) -> str:
+    def emit(
+        self,
+        event_type: str,
+        *,
+        marketplace_id: Any,
+        customer: Mapping[str, Any],
+        event_id: str | None = None,
+        join: bool | None = None,
+        **fields: Any,
+    ) -> str:
         """Store a storefront event and hand it to the workers; never calls the provider.
+
+        Never commits your transaction. When ``db.session`` has a transaction open (any
+        statement since the last commit, ORM or Core, a read or a write, or
+        ``db.session.begin()``), the event is written into it: your commit stores it and
+        enqueues its job, your rollback (or a session closed uncommitted) forgets both. With
+        no transaction open, the event is stored and committed alone, and enqueued at once.
+
+        Args:
+            event_type: one of the event types in :mod:`addon.events`.
+            marketplace_id: the merchant's marketplace.
+            customer: ``{"email", "first_name", "last_name", "phone"}``; ``email`` required.
+            event_id: your id for the event (e.g. ``f"order-{order.id}"``); emitting it again
+                is a no-op. Generated when not given.
+            join: say which of the two you mean. ``True``: the event must be part of your
+                open transaction. ``False``: the event must be committed now, on its own.
+                ``None`` (default): whichever the session's state gives.
+            fields: the event type's own fields (``product_id``, ``purchase_type``, ...).
 
         Returns:
             The event id (generated when not given).
 
         Raises:
             InvalidEvent: naming the field that is wrong.
+            TransactionError: ``join=True`` with no transaction open, or ``join=False``
+                while one is open; nothing was written.
+            TypeError: ``join`` is not True, False or None.
         """
-        return outbox.emit(event_type, marketplace_id, customer, event_id, fields)
+        return outbox.emit(event_type, marketplace_id, customer, event_id, fields, join=join)
 
     def logs(self, marketplace_id, q=None, status=None, trigger=None, limit=50, **filters):
         """The marketplace's log entries, newest first; see :func:`addon.logs.search_logs`."""
