@@ -29,7 +29,9 @@ EVENT_FIELDS: dict[str, tuple[set[str], set[str]]] = {
 assert set(EVENT_FIELDS) == set(TRIGGER_NAMES)
 
 CUSTOMER_FIELDS = ("email", "first_name", "last_name", "phone")
-_ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
+#: What an id (product, order, prospect...) may be; the screens' URLs accept the same.
+ID_PATTERN = r"[A-Za-z0-9_.:@-]{1,64}"
+_ID = re.compile(rf"^{ID_PATTERN}$")
 # Deliberately loose: the provider is the judge of deliverability, this catches obvious junk.
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _MAX_TEXT = 100

@@ -197,6 +197,11 @@ class LogFilterForm(QueryForm):
             SelectChoice(str(i.id), i.label) for i in integrations
         ]
 
+    def validate_q(self, field: SearchField) -> None:
+        # No entry holds control characters, and PostgreSQL refuses NUL in a query.
+        if field.data and any(ord(char) < 32 or ord(char) == 127 for char in field.data):
+            raise ValidationError("Search for letters, digits and punctuation only.")
+
     def validate_date_to(self, field: DateField) -> None:
         if field.data and self.date_from.data and field.data < self.date_from.data:
             raise ValidationError("The end date is before the start date.")

@@ -24,15 +24,22 @@ def filtered_query(
 ):
     query = select(Delivery).where(Delivery.marketplace_id == marketplace_id)
     if q and q.strip():
-        like = f"%{q.strip().lower()}%"
+        term = q.strip().lower()
+        # autoescape: the merchant's % and _ are characters to find, not LIKE wildcards (and a
+        # backslash is not PostgreSQL's default LIKE escape either).
         query = query.where(
             or_(
-                Delivery.email_key.like(like),
-                func.lower(Delivery.list_name).like(like),
-                func.lower(Delivery.product_id).like(like),
-                func.lower(Delivery.event_id).like(like),
-                func.lower(Delivery.message).like(like),
-                func.lower(Delivery.integration_label).like(like),
+                Delivery.email_key.contains(term, autoescape=True),
+                *(
+                    func.lower(column).contains(term, autoescape=True)
+                    for column in (
+                        Delivery.list_name,
+                        Delivery.product_id,
+                        Delivery.event_id,
+                        Delivery.message,
+                        Delivery.integration_label,
+                    )
+                ),
             )
         )
     if status:

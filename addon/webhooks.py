@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 
 HEADER = "X-Addon-Signature"
+# A unix time in ASCII digits; str.isdigit() also takes "²" (int() refuses it), and hundreds of
+# digits overflow a float: both were errors before any secret was checked.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 class BadSignature(Exception):
@@ -34,9 +38,10 @@ def verify(header: str | None, body: bytes, secret: str, tolerance: int, now: fl
     timestamp, candidates = None, []
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
+        if key == "t" and _TIMESTAMP.fullmatch(value):
             timestamp = int(value)
-        elif key == "v1" and value:
+        elif key == "v1" and value and value.isascii():
+            # hmac.compare_digest() raises TypeError on a non-ASCII str.
             candidates.append(value)
     if timestamp is None or not candidates:
         raise BadSignature(f"Malformed {HEADER} header: expected t=<unix time>,v1=<hex digest>")

@@ -169,19 +169,19 @@ def register(bp: Blueprint) -> None:
         methods=["GET", "POST"],
     )
     bp.add_url_rule(
-        "/<int:integration_id>/edit",
+        "/<addon_id:integration_id>/edit",
         "edit_integration",
         edit_integration,
         methods=["GET", "POST"],
     )
     bp.add_url_rule(
-        "/<int:integration_id>/refresh",
+        "/<addon_id:integration_id>/refresh",
         "refresh_integration",
         refresh_integration,
         methods=["POST"],
     )
     bp.add_url_rule(
-        "/<int:integration_id>/delete",
+        "/<addon_id:integration_id>/delete",
         "delete_integration",
         delete_integration,
         methods=["GET", "POST"],

@@ -16,7 +16,7 @@ from ..errors import IntegrationError
 from ..forms import LogFilterForm
 from ..models import FAILED, Delivery
 from .guard import marketplace, owned
-from .htmx import hx_target, is_htmx, render_screen
+from .htmx import fragment, hx_target, is_htmx, render_screen
 
 SCREEN = "addon/logs.html"
 PAGE_SIZE = 50
@@ -49,18 +49,29 @@ def search_filters(form: LogFilterForm) -> dict[str, Any]:
     if "date_from" in filters:
         filters["date_from"] = dt.datetime.combine(filters["date_from"], dt.time())
     if "date_to" in filters:
-        filters["date_to"] = dt.datetime.combine(filters["date_to"], dt.time()) + dt.timedelta(1)
+        last_day = filters.pop("date_to")
+        # The calendar's last day has no next day to stop before: no end at all.
+        if last_day < dt.date.max:
+            filters["date_to"] = dt.datetime.combine(last_day + dt.timedelta(1), dt.time())
     return filters
 
 
 def query_args(form: LogFilterForm) -> dict[str, str]:
-    """The filters as query arguments, for paging links and the address bar."""
+    """The filters in force as query arguments, for paging links and *Retry all failed*; an
+    invalid value is left out, as the search leaves it out."""
     args = {}
     for name in FILTER_NAMES:
         raw = form[name].raw_data
-        if raw and raw[0]:
+        if raw and raw[0] and not form[name].errors:
             args[name] = str(raw[0])
     return args
+
+
+def filter_errors(form: LogFilterForm) -> str:
+    """The form's errors in one sentence, each after its field's label."""
+    return " ".join(
+        f"{form[name].label.text}: {' '.join(errors)}" for name, errors in form.errors.items()
+    )
 
 
 def results_context(form: LogFilterForm, page: int = 1, notice: str | None = None) -> dict:
@@ -120,8 +131,14 @@ def retry_entry(entry_id: int):
 
 
 def retry_failed():
-    """Retry every failed entry the current filters show."""
+    """Retry every failed entry the current filters show.
+
+    An invalid filter refuses the whole action (422): leaving it out, as the search does,
+    would retry entries the merchant did not mean.
+    """
     form = filter_form(request.form)
+    if form.errors:
+        return refuse_retry(form)
     filters = search_filters(form)
     filters.pop("status", None)
     count = retries.retry_failed(marketplace(), **filters)
@@ -130,6 +147,17 @@ def retry_failed():
         flash(notice, "success")
         return redirect(url_for(".logs", **query_args(form)), 303)
     return render_screen(SCREEN, "log_results", **results_context(form, notice=notice))
+
+
+def refuse_retry(form: LogFilterForm):
+    """Nothing retried: say which filter is wrong (htmx: in the screen's alert region; a plain
+    form: the Logs screen with the errors next to the filters)."""
+    message = f"Nothing was retried. {filter_errors(form)}"
+    if is_htmx():
+        html = render_template("addon/_alert.html", message=message, status=422)
+        return fragment(html, 422, retarget="#addon-alert", reswap="innerHTML")
+    flash(message, "error")
+    return render_template(SCREEN, **results_context(form)), 422
 
 
 def explain_failure(entry: Delivery) -> str | None:
@@ -177,6 +205,6 @@ def template_context() -> dict[str, Any]:
 def register(bp: Blueprint) -> None:
     bp.context_processor(template_context)
     bp.add_url_rule("/logs", "logs", logs_screen)
-    bp.add_url_rule("/logs/<int:entry_id>", "log_entry", log_entry)
-    bp.add_url_rule("/logs/<int:entry_id>/retry", "retry_entry", retry_entry, methods=["POST"])
+    bp.add_url_rule("/logs/<addon_id:entry_id>", "log_entry", log_entry)
+    bp.add_url_rule("/logs/<addon_id:entry_id>/retry", "retry_entry", retry_entry, methods=["POST"])
     bp.add_url_rule("/logs/retry-failed", "retry_failed", retry_failed, methods=["POST"])

@@ -60,7 +60,7 @@ class Place:
 
 def product_place(product_id: str) -> Place:
     """The product's place, or 404 for a product the host does not know for this merchant."""
-    name = engine().product_name(product_id)
+    name = engine().product_name(marketplace(), product_id)
     if name is None:
         abort(404)
     return Place(product_id, name)
@@ -268,9 +268,15 @@ def delete_rule(rule_id: int):
     if request.method == "POST":
         rules.delete_rule(marketplace(), rule.id)
         return close_dialog(place.template, place.url, place.context, "Deleted the rule.")
+
+    def screen() -> dict[str, Any]:
+        # The dialog names its place itself (htmx renders it without the screen), so the
+        # screen's context must not name it a second time.
+        return {name: value for name, value in place.context().items() if name != "place"}
+
     return render_dialog(
         "addon/rule_delete.html",
-        place.context,
+        screen,
         parent_template=place.template,
         rule=rule,
         place=place,
@@ -285,15 +291,15 @@ def _add_wizard_rules(bp: Blueprint, rule: str, endpoint: str, view: Callable) -
 
 def register(bp: Blueprint) -> None:
     bp.add_url_rule("/rules", "global_rules", global_rules)
-    bp.add_url_rule("/products/<product_id>", "product_tab", product_tab)
-    _add_wizard_rules(bp, "/products/<product_id>/rules/new", "new_rule", new_rule)
+    bp.add_url_rule("/products/<addon_product:product_id>", "product_tab", product_tab)
+    _add_wizard_rules(bp, "/products/<addon_product:product_id>/rules/new", "new_rule", new_rule)
     _add_wizard_rules(bp, "/rules/new", "new_rule", new_rule)
-    _add_wizard_rules(bp, "/rules/<int:rule_id>/edit", "edit_rule", edit_rule)
+    _add_wizard_rules(bp, "/rules/<addon_id:rule_id>/edit", "edit_rule", edit_rule)
     bp.add_url_rule(
-        "/rules/<int:rule_id>/delete", "delete_rule", delete_rule, methods=["GET", "POST"]
+        "/rules/<addon_id:rule_id>/delete", "delete_rule", delete_rule, methods=["GET", "POST"]
     )
     bp.add_url_rule(
-        "/<int:integration_id>/lists/refresh",
+        "/<addon_id:integration_id>/lists/refresh",
         "refresh_list_picker",
         refresh_list_picker,
         methods=["POST"],
