@@ -15,9 +15,9 @@ from werkzeug.routing import BaseConverter, ValidationError
 
 from ..events import ID_PATTERN
 
-#: The largest id a 64-bit signed primary key holds (SQLite's INTEGER, PostgreSQL's BIGINT);
-#: a bigger number raised ``OverflowError`` inside SQLite's driver.
-MAX_ID = 2**63 - 1
+#: The largest id the add-on's primary keys hold: they are ``Integer``, 32 bits on PostgreSQL
+#: (a bigger id was a DataError there) and 64 on SQLite (beyond that, an OverflowError).
+MAX_ID = 2**31 - 1
 
 
 class IdConverter(BaseConverter):
@@ -27,7 +27,7 @@ class IdConverter(BaseConverter):
     number of them.
     """
 
-    regex = r"[1-9][0-9]{0,18}"
+    regex = r"[1-9][0-9]{0,9}"
     weight = 50  # like werkzeug's numbers: a number part sorts before a free text one
 
     def to_python(self, value: str) -> int:
