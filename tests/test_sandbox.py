@@ -159,16 +159,19 @@ def sandbox_client(state):
     return create_sandbox_app(state).test_client()
 
 
+HEADERS = {
+    "API-AppId": APP_ID,
+    "API-Username": USERNAME,
+    "API-Password": APP_PASSWORD,
+    "API-Version": "2.2",
+    "Accept": "application/json",
+    "Content-Type": "application/json",
+}
+
+
 @pytest.fixture
 def headers():
-    return {
-        "API-AppId": APP_ID,
-        "API-Username": USERNAME,
-        "API-Password": APP_PASSWORD,
-        "API-Version": "2.2",
-        "Accept": "application/json",
-        "Content-Type": "application/json",
-    }
+    return dict(HEADERS)
 
 
 @pytest.fixture

@@ -5,8 +5,20 @@ nothing from the rest of ``addon``.
 """
 
 from .app import create_sandbox_app
+from .consent import person_confirms, person_unsubscribes, set_contact_status
 from .server import serve_in_thread
 from .state import Account, SandboxState
+from .storage import StateFileError
 from .traffic import Faults
 
-__all__ = ["Account", "Faults", "SandboxState", "create_sandbox_app", "serve_in_thread"]
+__all__ = [
+    "Account",
+    "Faults",
+    "SandboxState",
+    "StateFileError",
+    "create_sandbox_app",
+    "person_confirms",
+    "person_unsubscribes",
+    "serve_in_thread",
+    "set_contact_status",
+]

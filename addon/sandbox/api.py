@@ -57,8 +57,16 @@ def search_response(
     key: str, records: list[dict], searchable, *, handled: Sequence[str] = ()
 ) -> Response:
     """Filter and page ``records`` by the request's query: the envelope, or 400 on bad paging."""
+    faults = sandbox_state().faults
     try:
-        page = run_query(records, request.args, searchable, handled=handled)
+        page = run_query(
+            records,
+            request.args,
+            searchable,
+            handled=handled,
+            comparison_search=faults.comparison_search,
+            max_limit=faults.max_page_size,
+        )
     except QueryError:
         return error_response(400, messages.BAD_PAGING)
     return page_response(key, page)
@@ -115,7 +123,8 @@ def read_items(singular: str, plural: str) -> list[object]:
     """The records of a collection POST.
 
     The documented body is an array; a bare object, ``{singular: {...}}`` and
-    ``{plural: [...]}`` are taken too because published clients send them.
+    ``{plural: [...]}`` are taken too because published clients send them. More records than
+    the ``max_batch`` knob allows abort with 400 before any is saved.
     """
     body = read_body()
     if isinstance(body, dict):
@@ -125,6 +134,9 @@ def read_items(singular: str, plural: str) -> list[object]:
             body = [body]
     if not isinstance(body, list):
         abort(error_response(400, messages.BAD_JSON))
+    limit = sandbox_state().faults.max_batch
+    if limit is not None and len(body) > limit:
+        abort(error_response(400, messages.TOO_MANY_RECORDS.format(count=len(body), limit=limit)))
     return body
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from . import api, contacts, control, lists, pages, subscriptions
@@ -19,8 +19,17 @@ def create_sandbox_app(state: SandboxState | None = None) -> Flask:
         The app; its state is ``app.extensions["icontact_sandbox"]``.
     """
     app = Flask(__name__)
-    app.extensions[EXTENSION_KEY] = state if state is not None else SandboxState()
+    state = state if state is not None else SandboxState()
+    app.extensions[EXTENSION_KEY] = state
     for blueprint in (api.bp, lists.bp, contacts.bp, subscriptions.bp, control.bp, pages.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, api.http_error)
+
+    @app.after_request
+    def _keep(response: Response) -> Response:
+        # Every change arrives by a write request; saving after each keeps the file current.
+        if state.path is not None and request.method in ("POST", "PUT", "DELETE"):
+            state.autosave()
+        return response
+
     return app

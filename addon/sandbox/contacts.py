@@ -3,6 +3,16 @@
 A collection POST whose email already exists *overwrites* that contact: every field the
 record leaves out becomes blank (MZ README). The simulator does exactly that so a client
 that skips the look-up-then-update dance loses data here as it would for real.
+
+Contact statuses: ``normal``, ``bounced``, ``donotcontact``, ``pending``, ``invitable`` (PHP,
+MZ, PD); a client may set only ``normal`` or ``donotcontact`` (recorded 400), and cannot change
+a status away from ``donotcontact``, ``pending`` or ``invitable`` (AE-data-model): a member
+POST/PUT that tries answers 400, a collection POST keeps the status, saves the other fields and
+warns. ``bounced`` is set by the service (here: the page or ``POST /icp/_sandbox/contact-status``)
+and a client may set such a contact back to ``normal``. ``deleted`` is what DELETE does: the
+contact is gone (404). Searches: ``status=total|unlisted``, a status value, any field, and the
+comparison searches ``{field}SearchType=gt|gte|lt|lte|eq|bet`` (e.g. ``createDate=2024-05-01&
+createDateSearchType=gt``); ``modifyDate`` is no documented field, so it is an unknown term.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from .api import (
 from .records import (
     CONTACT_FIELDS,
     CONTACT_READ_ONLY,
+    LOCKED_CONTACT_STATUSES,
     SETTABLE_CONTACT_STATUSES,
     as_text,
     contact_echo,
@@ -92,7 +103,14 @@ def save_contacts(
             else:
                 record = account.contacts[contact_id]
                 record.update({name: values.get(name) for name in CONTACT_FIELDS})
-                record["status"] = values.get("status", record["status"])
+                wanted = values.get("status", record["status"])
+                if _status_locked(record, wanted):
+                    text = messages.STATUS_KEPT.format(
+                        email=record["email"], status=record["status"]
+                    )
+                    warnings.append(text)
+                else:
+                    record["status"] = wanted
             saved.append(contact_echo(record))
     return saved, warnings
 
@@ -101,7 +119,9 @@ def _new_contact(state: SandboxState, account: Account, values: dict) -> dict:
     # Unset fields are stored as None: reads show null, write echoes show "".
     record: dict = {"contactId": state.next_id("contact")}
     record.update({name: values.get(name) for name in CONTACT_FIELDS})
-    record.update(createDate=create_date(), bounceCount=None, status=values.get("status", "normal"))
+    record.update(
+        createDate=create_date(state.now()), bounceCount=None, status=values.get("status", "normal")
+    )
     account.contacts[record["contactId"]] = record
     account.emails[record["email"].lower()] = record["contactId"]
     return record
@@ -122,6 +142,8 @@ def change_contact(
         record = account.contacts.get(contact_id)
         if record is None:
             abort(error_response(404, messages.NOT_FOUND))
+        if _status_locked(record, values.get("status", record["status"])):
+            abort(error_response(400, messages.STATUS_LOCKED.format(status=record["status"])))
         if "email" in values:
             owner = account.emails.get(values["email"].lower(), contact_id)
             if owner != contact_id:
@@ -132,6 +154,10 @@ def change_contact(
             record.update({name: None for name in CONTACT_FIELDS})
         record.update(values)
         return contact_echo(record), warnings
+
+
+def _status_locked(record: dict, wanted: str) -> bool:
+    return wanted != record["status"] and record["status"] in LOCKED_CONTACT_STATUSES
 
 
 def listed_contact_ids(account: Account) -> set[str]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort
 
+from . import consent
 from .api import error_response, json_response, read_object, sandbox_state
+from .records import CONTACT_STATUSES, subscription_view
 
 bp = Blueprint("icp_sandbox_control", __name__, url_prefix="/icp/_sandbox")
 
@@ -58,7 +60,8 @@ def get_faults() -> Response:
 @bp.post("/faults")
 def set_faults() -> Response:
     """Set any of ``latency``, ``error_500_rate``, ``error_503_rate``, ``calls_per_minute``
-    (null = off) and optionally ``seed`` to restart the fault dice."""
+    (null = off), ``time_scale``, ``max_batch``, ``max_page_size`` (null = no cap),
+    ``comparison_search`` (bool), and optionally ``seed`` to restart the fault dice."""
     body = read_object()
     state = sandbox_state()
     with state.lock:
@@ -96,6 +99,79 @@ def delete_list() -> Response:
     return json_response({"deleted": list_id})
 
 
+def _person_and_list(body: dict) -> tuple[str, str | None, str | None]:
+    list_id = _required(body, "list_id")
+    contact_id, email = _optional(body, "contact_id"), _optional(body, "email")
+    if (contact_id is None) == (email is None):
+        abort(error_response(400, "give either contact_id or email"))
+    return list_id, contact_id, email
+
+
+def _subscription_answer(record: dict) -> Response:
+    extra = {key: record[key] for key in ("unsubscribedBy", "unsubscribedAt") if key in record}
+    return json_response({"subscription": subscription_view(record), **extra})
+
+
+@bp.post("/unsubscribe")
+def unsubscribe() -> Response:
+    """The person unsubscribes themselves: ``{list_id, contact_id | email}``; answers with the
+    subscription plus ``unsubscribedBy: "person"`` and ``unsubscribedAt``."""
+    list_id, contact_id, email = _person_and_list(read_object())
+    try:
+        record = consent.person_unsubscribes(sandbox_state(), list_id, contact_id, email=email)
+    except consent.NotFoundError as error:
+        return error_response(404, str(error))
+    return _subscription_answer(record)
+
+
+@bp.post("/confirm")
+def confirm() -> Response:
+    """The person confirms a pending (double opt-in) subscription: ``{list_id, contact_id |
+    email}``; 409 when it is not pending."""
+    list_id, contact_id, email = _person_and_list(read_object())
+    try:
+        record = consent.person_confirms(sandbox_state(), list_id, contact_id, email=email)
+    except consent.NotFoundError as error:
+        return error_response(404, str(error))
+    except ValueError as error:
+        return error_response(409, str(error))
+    return _subscription_answer(record)
+
+
+@bp.post("/contact-status")
+def contact_status() -> Response:
+    """Set a contact's status as iContact would (a bounce, "do not contact"):
+    ``{status, contact_id | email, username?}``; answers ``{"contact": {...}}`` as read."""
+    body = read_object()
+    status = _required(body, "status")
+    if status not in CONTACT_STATUSES:
+        return error_response(400, f"status must be one of {', '.join(CONTACT_STATUSES)}")
+    contact_id, email = _optional(body, "contact_id"), _optional(body, "email")
+    if (contact_id is None) == (email is None):
+        return error_response(400, "give either contact_id or email")
+    try:
+        contact = consent.set_contact_status(
+            sandbox_state(),
+            status,
+            contact_id,
+            email=email,
+            username=_optional(body, "username"),
+        )
+    except consent.NotFoundError as error:
+        return error_response(404, str(error))
+    except ValueError as error:
+        return error_response(400, str(error))
+    return json_response({"contact": contact})
+
+
+@bp.get("/consent")
+def consent_log() -> Response:
+    """``{"overrides": [...], "refusals": [...]}``: see :mod:`addon.sandbox.consent`."""
+    state = sandbox_state()
+    with state.lock:
+        return json_response(state.consent.as_dict())
+
+
 @bp.get("/state")
 def dump_state() -> Response:
     """Accounts, lists, contacts, subscriptions, faults and call counters."""
@@ -104,6 +180,6 @@ def dump_state() -> Response:
 
 @bp.post("/reset")
 def reset() -> Response:
-    """Forget everything."""
+    """Forget everything (a state file is emptied too)."""
     sandbox_state().reset()
     return json_response({"reset": True})

@@ -26,6 +26,20 @@ BAD_EMAIL = "The email address you provided was not valid. Please provide a vali
 EMAIL_TAKEN = "The email address you provided is already used by another contact"
 BAD_FLAG = "The {field} value you provided was not valid. {field} can be either 0 or 1"
 BAD_ID = "The {field} you provided ({value}) was not valid. Please provide a valid {field}"
+STATUS_LOCKED = (
+    "The status of this contact is {status} and cannot be changed. Please leave status out"
+)
+STATUS_KEPT = (
+    "The status of the contact {email} is {status} and cannot be changed; status was ignored"
+)
+NOT_SUBSCRIBABLE = (
+    "The contact you provided ({contact_id}) has status {status} and cannot be subscribed. "
+    "This record was ignored"
+)
+TOO_MANY_RECORDS = (
+    "The request contained {count} records; at most {limit} are accepted in one request. "
+    "Please send them in smaller batches"
+)
 NOT_AN_OBJECT = "The record you provided was not an object and was ignored"
 IGNORED_FIELDS = "These fields could not be recognized and so were ignored ({fields})"
 IMMUTABLE_FIELDS = "These fields cannot be changed and so were ignored ({fields})"

@@ -1,13 +1,22 @@
-"""The simulator's HTML: a home page showing what landed where, and ``/icp/core/externallogin``
-where a (simulated) iContact user enables an App ID, as on the real site."""
+"""The simulator's HTML: a home page showing what landed where, ``/icp/core/externallogin``
+where a (simulated) iContact user enables an App ID, as on the real site, the buttons with
+which a person acts on their own subscriptions (unsubscribe, confirm a double opt-in) and
+iContact marks a contact (bounced, do not contact), and the favicon."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template_string, request, url_for
+from flask import Blueprint, Response, abort, redirect, render_template_string, request, url_for
 from markupsafe import Markup
+from werkzeug.wrappers import Response as BaseResponse
 
+from . import consent
 from .api import sandbox_state
+from .icon import favicon_ico
+from .records import CONTACT_STATUSES
 from .state import Account, SandboxState
+
+#: Rows shown per table: the page stays usable on an account of 10,000 contacts.
+MAX_ROWS = 500
 
 bp = Blueprint("icp_sandbox_pages", __name__)
 
@@ -15,6 +24,7 @@ _LAYOUT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ title }} · iContact API simulator</title>
+<link rel="icon" href="{{ icon_url }}">
 <style>
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
        color: #222; line-height: 1.45; }
@@ -29,6 +39,9 @@ label { display: block; margin-top: .6rem; }
 input { padding: .3rem; width: 20rem; max-width: 100%; }
 button { margin-top: 1rem; padding: .4rem 1rem; }
 .muted { color: #666; }
+.wide { overflow-x: auto; }
+td.actions form { display: inline; }
+td.actions button { margin: 0 .3rem .1rem 0; padding: .1rem .5rem; }
 </style></head>
 <body><header><p class="muted">iContact API simulator — not the real service</p></header>
 <main><h1>{{ title }}</h1>{{ content }}</main></body></html>
@@ -44,15 +57,43 @@ To let an application call it, <a href="{{ login_url }}">enable its App ID</a>.<
 <code>{{ account.client_folder_id }}</code>, App IDs enabled:
 {{ account.app_passwords | sort | join(", ") or "none" }}.</p>
 {% for list in account.lists.values() %}
-<h3>List {{ list.name }} <span class="muted">(#{{ list.listId }})</span></h3>
+<h3 id="list-{{ list.listId }}">List {{ list.name }}
+<span class="muted">(#{{ list.listId }})</span></h3>
 {% set subs = subscribers[list.listId] %}
 {% if subs %}
-<table><tr><th>Email</th><th>Name</th><th>Subscription</th></tr>
-{% for sub in subs %}
-<tr><td>{{ sub.email }}</td><td>{{ sub.name }}</td><td>{{ sub.status }}</td></tr>
-{% endfor %}</table>
+<div class="wide"><table><tr><th>Email</th><th>Name</th><th>Contact</th><th>Subscription</th>
+<th>As this person</th></tr>
+{% for sub in subs[:max_rows] %}
+<tr><td>{{ sub.email }}</td><td>{{ sub.name }}</td><td>{{ sub.contact_status }}</td>
+<td>{{ sub.status }}{% if sub.by %} <span class="muted">(by {{ sub.by }})</span>{% endif %}</td>
+<td class="actions">
+{% if sub.status != "unsubscribed" %}
+<form method="post" action="{{ url_for('.unsubscribe', subscription_id=sub.id) }}">
+<button type="submit">Unsubscribe</button></form>{% endif %}
+{% if sub.status == "pending" %}
+<form method="post" action="{{ url_for('.confirm', subscription_id=sub.id) }}">
+<button type="submit">Confirm</button></form>{% endif %}
+</td></tr>
+{% endfor %}</table></div>
+{% if subs | length > max_rows %}<p class="muted">… and {{ subs | length - max_rows }}
+more.</p>{% endif %}
 {% else %}<p class="muted">No subscribers.</p>{% endif %}
 {% else %}<p class="muted">No lists yet.</p>{% endfor %}
+<h3 id="contacts-{{ account.account_id }}">Contacts</h3>
+{% set people = contacts[account.username] %}
+{% if people %}
+<div class="wide"><table><tr><th>Email</th><th>Status</th><th>Lists</th>
+<th>As iContact</th></tr>
+{% for person in people[:max_rows] %}
+<tr><td>{{ person.email }}</td><td>{{ person.status }}</td><td>{{ person.lists }}</td>
+<td class="actions">
+{% for status in ("bounced", "donotcontact") if status != person.status %}
+<form method="post" action="{{ url_for('.contact_status', contact_id=person.contactId) }}">
+<input type="hidden" name="status" value="{{ status }}">
+<button type="submit">Mark {{ status }}</button></form>
+{% endfor %}</td></tr>
+{% endfor %}</table></div>
+{% endif %}
 <p class="muted">{{ account.contacts | length }} contact(s) in total.</p>
 </section>
 {% else %}
@@ -91,7 +132,8 @@ choose one that differs from your login password.</p>
 
 def _page(title: str, body: str, status: int = 200, **context: object) -> Response:
     content = Markup(render_template_string(body, **context))
-    html = render_template_string(_LAYOUT, title=title, content=content)
+    icon_url = url_for("icp_sandbox_pages.favicon")
+    html = render_template_string(_LAYOUT, title=title, content=content, icon_url=icon_url)
     return Response(html, status=status, mimetype="text/html")
 
 
@@ -120,28 +162,95 @@ def home() -> Response:
     state = sandbox_state()
     with state.lock:
         accounts = list(state.accounts.values())
-        subscribers = {}
+        subscribers: dict[str, list[dict]] = {}
+        contacts = {}
         for account in accounts:
+            lists_of: dict[str, int] = {}
             for list_id in account.lists:
-                subscribers[list_id] = [
-                    _subscriber_row(account, contact_id, sub["status"])
-                    for (sub_list, contact_id), sub in account.subscriptions.items()
-                    if sub_list == list_id
-                ]
+                subscribers[list_id] = []
+            for (list_id, contact_id), sub in account.subscriptions.items():
+                subscribers[list_id].append(_subscriber_row(account, contact_id, sub))
+                lists_of[contact_id] = lists_of.get(contact_id, 0) + 1
+            contacts[account.username] = [
+                {**record, "lists": lists_of.get(contact_id, 0)}
+                for contact_id, record in account.contacts.items()
+            ]
         return _page(
             "Accounts, lists and subscribers",
             _HOME,
             accounts=accounts,
             subscribers=subscribers,
+            contacts=contacts,
+            max_rows=MAX_ROWS,
             base_url=request.host_url + "icp",
             login_url=url_for("icp_sandbox_pages.external_login"),
         )
 
 
-def _subscriber_row(account: Account, contact_id: str, status: str) -> dict:
+def _subscriber_row(account: Account, contact_id: str, sub: dict) -> dict:
     contact = account.contacts[contact_id]
     name = " ".join(filter(None, (contact.get("firstName"), contact.get("lastName"))))
-    return {"email": contact["email"], "name": name, "status": status}
+    return {
+        "id": sub["subscriptionId"],
+        "email": contact["email"],
+        "name": name,
+        "contact_status": contact["status"],
+        "status": sub["status"],
+        "by": sub.get("unsubscribedBy") if sub["status"] == "unsubscribed" else None,
+    }
+
+
+def _back_to(anchor: str) -> BaseResponse:
+    # 303: the browser follows with a GET, so a reload does not repeat the action.
+    return redirect(url_for("icp_sandbox_pages.home") + "#" + anchor, code=303)
+
+
+@bp.post("/icp/core/subscriptions/<subscription_id>/unsubscribe")
+def unsubscribe(subscription_id: str) -> BaseResponse:
+    """The person clicks "unsubscribe" (as in a mail's footer) for this list."""
+    list_id, _, contact_id = subscription_id.partition("_")
+    try:
+        consent.person_unsubscribes(sandbox_state(), list_id, contact_id)
+    except consent.NotFoundError as error:
+        abort(404, description=str(error))
+    return _back_to(f"list-{list_id}")
+
+
+@bp.post("/icp/core/subscriptions/<subscription_id>/confirm")
+def confirm(subscription_id: str) -> BaseResponse:
+    """The person follows the double opt-in link of a pending subscription."""
+    list_id, _, contact_id = subscription_id.partition("_")
+    try:
+        consent.person_confirms(sandbox_state(), list_id, contact_id)
+    except consent.NotFoundError as error:
+        abort(404, description=str(error))
+    except ValueError as error:
+        abort(409, description=str(error))
+    return _back_to(f"list-{list_id}")
+
+
+@bp.post("/icp/core/contacts/<contact_id>/status")
+def contact_status(contact_id: str) -> BaseResponse:
+    """iContact marks the contact (form field ``status``: bounced, donotcontact, ...)."""
+    status = request.form.get("status", "")
+    if status not in CONTACT_STATUSES:
+        abort(400, description=f"status must be one of {', '.join(CONTACT_STATUSES)}")
+    state = sandbox_state()
+    try:
+        account, _ = consent.find_contact(state, contact_id)
+        consent.set_contact_status(state, status, contact_id)
+    except consent.NotFoundError as error:
+        abort(404, description=str(error))
+    return _back_to(f"contacts-{account.account_id}")
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """A small envelope icon (browsers ask for it on every page)."""
+    response = Response(favicon_ico(), mimetype="image/x-icon")
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400
+    return response
 
 
 @bp.route("/icp/core/externallogin", methods=["GET", "POST"])

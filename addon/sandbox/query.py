@@ -38,6 +38,8 @@ def run_query(
     searchable: Iterable[str],
     *,
     handled: Iterable[str] = (),
+    comparison_search: bool = True,
+    max_limit: int | None = None,
 ) -> Page:
     """Filter, sort and page ``records`` (already in wire form) by the query ``args``.
 
@@ -46,6 +48,10 @@ def run_query(
         args: the request's query string.
         searchable: field names usable as ``field=value`` terms and in ``orderby``.
         handled: terms the caller deals with itself (not reported as unknown).
+        comparison_search: when False, ``{field}SearchType`` terms are unknown terms, so
+            ``createDate=D&createDateSearchType=gt`` degrades to ``createDate=D`` plus the
+            warning: what a service without comparison searches would answer.
+        max_limit: the largest page served; a larger ``limit`` is lowered to it.
 
     Raises:
         QueryError: if ``limit`` or ``offset`` is not a usable number.
@@ -56,10 +62,11 @@ def run_query(
     for term in args:
         if term in _PAGING_TERMS or term in handled:
             continue
-        if term.endswith(_SEARCH_SUFFIX) and term[: -len(_SEARCH_SUFFIX)] in searchable:
+        is_search_type = term.endswith(_SEARCH_SUFFIX)
+        if is_search_type and comparison_search and term[: -len(_SEARCH_SUFFIX)] in searchable:
             continue
         if term in searchable:
-            kind = args.get(term + _SEARCH_SUFFIX, "eq")
+            kind = args.get(term + _SEARCH_SUFFIX, "eq") if comparison_search else "eq"
             filters.append((term, args.get(term, ""), kind if kind in _SEARCH_TYPES else "eq"))
         else:
             unknown.append(term)
@@ -67,6 +74,8 @@ def run_query(
     for name, descending in reversed(_order_terms(args.get("orderby", ""), searchable, unknown)):
         matched.sort(key=_field_key(name), reverse=descending)
     limit = _number(args.get("limit"), DEFAULT_LIMIT, minimum=1)
+    if max_limit is not None:
+        limit = min(limit, max_limit)
     offset = _number(args.get("offset"), 0, minimum=0)
     return Page(matched[offset : offset + limit], len(matched), limit, offset, unknown)
 
@@ -74,7 +83,8 @@ def run_query(
 def _number(raw: str | None, default: int, *, minimum: int) -> int:
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or int(raw) < minimum:
+    # isdigit() alone takes "²", which int() refuses: that would be a 500, not a 400.
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < minimum:
         raise QueryError(raw)
     return int(raw)
 

@@ -51,6 +51,13 @@ CONTACT_READ_KEYS = (
 CONTACT_READ_ONLY = ("contactId", "createDate", "bounceCount")
 #: Contact statuses a client may set (recorded 400 text names exactly these).
 SETTABLE_CONTACT_STATUSES = ("normal", "donotcontact")
+#: Every contact status the service knows (PHP, MZ, PD); ``deleted`` is what DELETE does.
+CONTACT_STATUSES = ("normal", "bounced", "donotcontact", "pending", "invitable")
+#: Contact statuses a client cannot change away from (AE-data-model).
+LOCKED_CONTACT_STATUSES = ("donotcontact", "pending", "invitable")
+#: Contact statuses whose contact takes no subscription that would mail it (a choice: the
+#: reference is silent; see the package docstring of ``subscriptions``).
+UNSUBSCRIBABLE_CONTACT_STATUSES = ("donotcontact", "bounced")
 
 LIST_TEXT_FIELDS = ("name", "publicname", "description", "welcomeMessageId")
 LIST_FLAGS = ("emailOwnerOnChange", "welcomeOnManualAdd", "welcomeOnSignupAdd")
@@ -120,11 +127,16 @@ def as_id(value: object) -> str | None:
     return text if _NUMERIC.match(text) else None
 
 
-def create_date() -> str:
-    """Now, in the contact ``createDate`` format (local time, no zone; recorded)."""
-    return datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+def local_now() -> datetime:
+    """The wall clock as an aware local datetime (the simulator's default ``now``)."""
+    return datetime.now().astimezone()
 
 
-def add_date() -> str:
-    """Now, in the subscription ``addDate`` format (ISO 8601 with offset; recorded)."""
-    return datetime.now().astimezone().isoformat(timespec="seconds")
+def create_date(now: datetime | None = None) -> str:
+    """``now`` in the contact ``createDate`` format (local time, no zone; recorded)."""
+    return (now or local_now()).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def add_date(now: datetime | None = None) -> str:
+    """``now`` in the subscription ``addDate`` format (ISO 8601 with offset; recorded)."""
+    return (now or local_now()).isoformat(timespec="seconds")

@@ -1,15 +1,24 @@
-"""The simulator's in-memory data: accounts, their lists, contacts and subscriptions."""
+"""The simulator's data: accounts, their lists, contacts and subscriptions, held in memory and,
+when given a path, kept in a JSON file (see :mod:`.storage`)."""
 
 from __future__ import annotations
 
+import logging
+import os
 import random
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 
-from . import messages
-from .traffic import Faults, TrafficStats
+from . import messages, storage
+from .consent import ConsentLog
+from .records import local_now
+from .traffic import WINDOW_SECONDS, Faults, TrafficStats
+
+_log = logging.getLogger(__name__)
 
 #: Key of the state in ``app.extensions``.
 EXTENSION_KEY = "icontact_sandbox"
@@ -61,22 +70,85 @@ class SandboxState:
     Args:
         seed: seeds ``rng``, which draws the random 500/503 faults reproducibly.
         clock: monotonic seconds used by the throttle window (injectable for tests).
+        path: a JSON state file: read now if it exists, rewritten after every change (the app
+            saves after each write request; :meth:`save` does it by hand). ``None`` (the
+            default, and what tests use) keeps everything in memory only.
+        now: the wall clock for ``createDate``, ``addDate`` and the consent log: an aware
+            datetime (injectable, so a test can make contacts "older").
+        fresh: with ``path``, ignore what the file holds and empty it now (a reset).
+
+    Raises:
+        storage.StateFileError: if ``path`` exists but is not a state file this simulator
+            wrote; the file is left untouched.
+        OSError: if the file cannot be read (or, with ``fresh``, written).
     """
 
-    def __init__(self, seed: int = 0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        now: Callable[[], datetime] = local_now,
+        fresh: bool = False,
+    ) -> None:
         self.lock = threading.RLock()
         self.seed = seed
         self.clock = clock
+        self.now = now
+        self.path: Path | None = None
         self.reset()
+        if path is not None:
+            if not fresh:
+                storage.load(self, Path(path))
+            self.path = Path(path)
+            if fresh:
+                self.save()
 
     def reset(self) -> None:
-        """Forget every account, record, fault knob and counter."""
+        """Forget every account, record, fault knob and counter (and empty the state file)."""
         with self.lock:
             self.accounts: dict[str, Account] = {}
             self.faults = Faults()
             self.stats = TrafficStats()
+            self.consent = ConsentLog()
             self.rng = random.Random(self.seed)
             self._next_ids = dict(_FIRST_IDS)
+            self.autosave()
+
+    def save(self) -> None:
+        """Write the state file now (nothing without a path).
+
+        Raises:
+            OSError: if it cannot be written; the previous file stays whole.
+        """
+        if self.path is not None:
+            with self.lock:
+                storage.save(self, self.path)
+
+    def autosave(self) -> None:
+        """Save after a change; a failure is logged, not raised: memory stays right, and the
+        request that made the change must not fail for it."""
+        try:
+            self.save()
+        except OSError as error:
+            _log.error("iContact simulator: cannot save %s: %s", self.path, error)
+
+    def restore(
+        self, accounts: list[Account], counters: dict[str, int], consent: ConsentLog
+    ) -> None:
+        """Take accounts, id counters and the consent log read from a state file."""
+        with self.lock:
+            self.accounts = {account.username: account for account in accounts}
+            self.consent = consent
+            self._next_ids = {
+                kind: max(first, counters.get(kind, first)) for kind, first in _FIRST_IDS.items()
+            }
+
+    def id_counters(self) -> dict[str, int]:
+        """The next id of each kind (what the state file keeps)."""
+        with self.lock:
+            return dict(self._next_ids)
 
     def next_id(self, kind: str) -> str:
         """A fresh numeric-string id for ``kind`` (account, clientfolder, list, contact)."""
@@ -124,6 +196,7 @@ class SandboxState:
                 if name not in existing:
                     self.add_list(account, {"name": name})
                     existing.add(name)
+            self.autosave()
             return account
 
     def authenticate(self, username: str, app_id: str, password: str) -> tuple[Account | None, str]:
@@ -153,6 +226,7 @@ class SandboxState:
                 if target not in account.app_passwords:
                     raise KeyError(target)
                 account.app_passwords[target] = new_app_password
+            self.autosave()
 
     def account_for_list(self, list_id: str) -> Account | None:
         """The account that owns list ``list_id``, if any."""
@@ -193,6 +267,7 @@ class SandboxState:
             del account.lists[str(list_id)]
             for key in [key for key in account.subscriptions if key[0] == str(list_id)]:
                 del account.subscriptions[key]
+            self.autosave()
             return True
 
     # -- throttle and faults ---------------------------------------------------------------
@@ -201,7 +276,7 @@ class SandboxState:
         """Count one API call; returns ``(status, error text)`` when it must be refused."""
         with self.lock:
             traffic = self.stats.for_account(username)
-            in_window = traffic.record(self.clock())
+            in_window = traffic.record(self.clock(), WINDOW_SECONDS / self.faults.time_scale)
             limit = self.faults.calls_per_minute
             if limit is not None and in_window > limit:
                 traffic.throttled += 1
@@ -266,6 +341,7 @@ class SandboxState:
                     name: [dict(r) for r in account.subscriptions.values()]
                     for name, account in self.accounts.items()
                 },
+                "consent": self.consent.as_dict(),
                 "faults": self.faults.as_dict(),
                 "stats": self.stats.as_dict(),
             }

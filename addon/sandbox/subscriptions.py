@@ -2,6 +2,25 @@
 
 There is no DELETE (KB-SUB): a subscriber leaves a list by a POST of
 ``{"status": "unsubscribed"}`` to ``subscriptions/{listId}_{contactId}``.
+
+Statuses (KB-SUB): ``normal`` (receives the list's mail), ``pending`` (awaits a double opt-in
+confirmation; ``confirmationMessageId`` names the confirmation message, optional, kept with the
+record but, like every field not recorded on the wire, not sent back), ``unsubscribed``. A
+pending subscription becomes ``normal`` when the person confirms it (the simulator's page or
+``POST /icp/_sandbox/confirm``); until then its contact counts as on no list.
+
+Where the reference is silent, the simulator chooses, and says so:
+
+- Re-posting an existing pair sets its status (200, upsert), as the reference recommends. That
+  includes a pair the person unsubscribed themselves: the API cannot tell that apart from an
+  unsubscribe an API client made (both read ``unsubscribed``), so respecting it is the client's
+  job. The simulator notes every such override in its consent log (:mod:`.consent`).
+- A subscription to ``normal`` or ``pending`` for a contact whose status is ``donotcontact`` or
+  ``bounced`` is refused: the record is skipped with a warning and logged, the rest of the batch
+  is saved (200), and a single-subscription POST answers 400. Setting ``unsubscribed`` is
+  always allowed. ``donotcontact`` is iContact's block on all mail and the API cannot lift it
+  (a contact's status cannot be changed away from it, AE-data-model); a bounced address takes
+  no mail either. The strict reading makes a client see, and handle, the refusal.
 """
 
 from __future__ import annotations
@@ -20,11 +39,12 @@ from .api import (
     search_response,
     with_warnings,
 )
+from .consent import api_sets_status, refusal
 from .records import SUBSCRIPTION_KEYS, SUBSCRIPTION_STATUSES, add_date, as_id, subscription_view
 from .state import Account, SandboxState
 
 bp = scoped_blueprint("icp_subscriptions", "subscriptions")
-# Accepted on create without effect (no confirmation mails are sent here).
+# Kept with the record (no mail is sent here); never echoed, as no recording shows it.
 _ACCEPTED_EXTRAS = ("confirmationMessageId",)
 _READ_ONLY = ("subscriptionId", "addDate")
 
@@ -58,9 +78,12 @@ def check_subscription(account: Account, item: object) -> tuple[tuple, list[str]
         return (), [], messages.missing_field("status")
     if status not in SUBSCRIPTION_STATUSES:
         return (), [], messages.BAD_SUBSCRIPTION_STATUS
+    message_id = item.get("confirmationMessageId")
+    if message_id not in (None, "") and as_id(message_id) is None:
+        return (), [], messages.BAD_ID.format(field="confirmationMessageId", value=message_id)
     known = ("listId", "contactId", "status", *_ACCEPTED_EXTRAS)
     warnings = _field_warnings([key for key in item if key not in known])
-    return (list_id, contact_id, status), warnings, None
+    return (list_id, contact_id, status, as_id(message_id)), warnings, None
 
 
 def _field_warnings(keys: list[str]) -> list[str]:
@@ -85,19 +108,25 @@ def subscribe(state: SandboxState, account: Account, items: list) -> tuple[list[
             if problem:
                 warnings.append(problem)
                 continue
-            list_id, contact_id, status = fields
+            list_id, contact_id, status, message_id = fields
+            refused = refusal(state, account, list_id, contact_id, status)
+            if refused:
+                warnings.append(refused)
+                continue
             record = account.subscriptions.get((list_id, contact_id))
             if record is None:
-                record = _new_subscription(list_id, contact_id, status)
+                record = _new_subscription(state, list_id, contact_id, status)
                 account.subscriptions[(list_id, contact_id)] = record
-            record["status"] = status
+            api_sets_status(state, account, record, status)
+            if message_id is not None:
+                record["confirmationMessageId"] = message_id
             saved.append(subscription_view(record))
     return saved, warnings
 
 
-def _new_subscription(list_id: str, contact_id: str, status: str) -> dict:
+def _new_subscription(state: SandboxState, list_id: str, contact_id: str, status: str) -> dict:
     return {
-        "addDate": add_date(),
+        "addDate": add_date(state.now()),
         "contactId": contact_id,
         "listId": list_id,
         "status": status,
@@ -125,9 +154,13 @@ def change_status(
         if moved:
             warnings.append(messages.IMMUTABLE_FIELDS.format(fields=", ".join(moved)))
         if "status" in body:
-            if body["status"] not in SUBSCRIPTION_STATUSES:
+            status = body["status"]
+            if status not in SUBSCRIPTION_STATUSES:
                 abort(error_response(400, messages.BAD_SUBSCRIPTION_STATUS))
-            record["status"] = body["status"]
+            refused = refusal(state, account, record["listId"], record["contactId"], status)
+            if refused:
+                abort(error_response(400, refused))
+            api_sets_status(state, account, record, status)
         return subscription_view(record), warnings
 
 
@@ -143,7 +176,8 @@ def move(
         warnings = _field_warnings([key for key in body if key != "listId"])
         contact_id = record["contactId"]
         del account.subscriptions[(record["listId"], contact_id)]
-        moved = _new_subscription(list_id, contact_id, record["status"])
+        # The move keeps the status and who unsubscribed it; a new pair gets a new addDate.
+        moved = {**record, **_new_subscription(state, list_id, contact_id, record["status"])}
         account.subscriptions[(list_id, contact_id)] = moved
         return subscription_view(moved), warnings
 

@@ -5,23 +5,36 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field, fields
 
-#: Width of the sliding throttle window, in seconds.
+#: Width of the sliding throttle window, in seconds (divided by ``time_scale``).
 WINDOW_SECONDS = 60.0
+#: Records one collection POST may carry by default. No cap is documented; the simulator
+#: itself took 100,000 contacts in one POST (about 2 s), so this only bounds a runaway client.
+DEFAULT_MAX_BATCH = 10_000
 
 
 @dataclass
 class Faults:
-    """Misbehaviour the simulator adds to every authenticated API call.
+    """Misbehaviour and limits the simulator applies to every authenticated API call.
 
     ``latency`` is seconds slept per call; ``error_500_rate`` and ``error_503_rate`` are
     probabilities (0..1) drawn per call; ``calls_per_minute`` throttles each account with 503s
-    once its sliding 60 s window holds more calls (``None`` = no throttle).
+    once its sliding 60 s window holds more calls (``None`` = no throttle). ``time_scale`` k
+    shrinks that window to 60/k seconds, so a run at k times the speed sees the same allowance
+    per (scaled) minute. ``max_batch`` caps the records of one collection POST (400 beyond,
+    nothing saved; ``None`` = no cap) and ``max_page_size`` the ``limit`` of a GET (a larger
+    one is lowered and the envelope says so; ``None`` = no cap). ``comparison_search`` off
+    makes ``{field}SearchType`` an unknown term (ignored with the recorded warning), as a
+    service that does not know comparison searches would answer.
     """
 
     latency: float = 0.0
     error_500_rate: float = 0.0
     error_503_rate: float = 0.0
     calls_per_minute: int | None = None
+    time_scale: float = 1.0
+    max_batch: int | None = DEFAULT_MAX_BATCH
+    max_page_size: int | None = None
+    comparison_search: bool = True
 
     def update(self, **values: object) -> None:
         """Set the given knobs after checking them.
@@ -44,14 +57,21 @@ class Faults:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+_COUNT_KNOBS = ("calls_per_minute", "max_batch", "max_page_size")
+
+
 def _check_knob(name: str, value: object) -> object:
-    if name == "calls_per_minute":
+    if name in _COUNT_KNOBS:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError("calls_per_minute must be a positive integer or null")
+            raise TypeError(f"{name} must be a positive integer or null")
         if value < 1:
-            raise ValueError("calls_per_minute must be a positive integer or null")
+            raise ValueError(f"{name} must be a positive integer or null")
+        return value
+    if name == "comparison_search":
+        if not isinstance(value, bool):
+            raise TypeError("comparison_search must be true or false")
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number")
@@ -59,6 +79,9 @@ def _check_knob(name: str, value: object) -> object:
     if name == "latency":
         if number < 0:
             raise ValueError("latency must be zero or more seconds")
+    elif name == "time_scale":
+        if not 0 < number <= 10_000:
+            raise ValueError("time_scale must be more than 0 and at most 10000")
     elif not 0 <= number <= 1:
         raise ValueError(f"{name} must be between 0 and 1")
     return number
@@ -66,7 +89,7 @@ def _check_knob(name: str, value: object) -> object:
 
 @dataclass
 class AccountTraffic:
-    """Calls one account made, the busiest 60 s window seen and how many were refused."""
+    """Calls one account made, the busiest (scaled) minute seen and how many were refused."""
 
     calls: int = 0
     max_per_minute: int = 0
@@ -74,10 +97,10 @@ class AccountTraffic:
     injected_errors: int = 0
     window: deque[float] = field(default_factory=deque, repr=False)
 
-    def record(self, now: float) -> int:
-        """Count one call at ``now``; returns how many calls the current window holds."""
+    def record(self, now: float, window: float = WINDOW_SECONDS) -> int:
+        """Count one call at ``now``; returns how many calls the last ``window`` seconds hold."""
         # Refused calls stay in the window: a client that hammers on throttling stays throttled.
-        while self.window and self.window[0] <= now - WINDOW_SECONDS:
+        while self.window and self.window[0] <= now - window:
             self.window.popleft()
         self.window.append(now)
         self.calls += 1
