@@ -1,7 +1,8 @@
 """A small demo storefront that mounts the Integration Engine add-on.
 
-``create_app()`` reads its settings from the environment (see ``ENV_KEYS``), so the same
-factory serves the demo, the worker (``worker.py``) and any WSGI server: ``app = create_app()``.
+``create_app()`` reads its settings from the environment (``ENV_KEYS`` here, every ``ADDON_*``
+setting through the add-on), so the same factory serves the demo, the worker (``worker.py``)
+and any WSGI server: ``app = create_app()``.
 """
 
 from __future__ import annotations
@@ -25,24 +26,14 @@ from flask import (
 from sqlalchemy import event as sa_event
 
 from addon import IntegrationEngine, InvalidEvent
-from addon import config as addon_config
+from addon.environment import from_environ
 from addon.events import PURCHASE_TYPES
 from addon.sqlite import queued_writer_connect_args
 from addon.triggers import TRIGGERS
 
-# Settings read from environment variables of the same name (plus every ADDON_* variable).
+# The storefront's settings read from environment variables of the same name (the add-on
+# reads its own ADDON_* variables, see addon/environment.py).
 ENV_KEYS = ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI")
-
-
-def _from_env(value: str, default: Any) -> Any:
-    """Convert an environment string to the type of the setting's default."""
-    if isinstance(default, bool):
-        return value.lower() in ("1", "true", "yes", "on")
-    if isinstance(default, int):
-        return int(value)
-    if isinstance(default, float):
-        return float(value)
-    return value
 
 
 # Two merchants, each with a marketplace of their own, to show that each sees only theirs.
@@ -81,10 +72,12 @@ def load_config(app: Flask, config: dict[str, Any] | None) -> None:
     app.config.from_mapping(
         SQLALCHEMY_DATABASE_URI="sqlite:///" + os.path.join(app.instance_path, "demo.db"),
         ADDON_BASE_TEMPLATE="demo/addon_base.html",
+        # The demo's layout has no inline script or style: the add-on's strict policy holds.
+        ADDON_CSP_IN_HOST_LAYOUT=True,
     )
-    for key, value in os.environ.items():
-        if value and (key in ENV_KEYS or key.startswith("ADDON_")):
-            app.config[key] = _from_env(value, getattr(addon_config, key, None))
+    app.config.from_mapping({key: os.environ[key] for key in ENV_KEYS if os.environ.get(key)})
+    # Read here, before the demo's own fallbacks below, so the environment beats them too.
+    app.config.from_mapping(from_environ())
     if config:
         app.config.update(config)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:"):
@@ -120,9 +113,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return session.get("marketplace")
 
     @engine.product_loader
-    def product_name(product_id):
-        marketplace = MARKETPLACES.get(session.get("marketplace") or "")
-        return marketplace["products"].get(str(product_id)) if marketplace else None
+    def product_name(marketplace_id, product_id):
+        marketplace = MARKETPLACES.get(marketplace_id)
+        return marketplace["products"].get(product_id) if marketplace else None
 
     with app.app_context():
         if engine.db.engine.dialect.name == "sqlite":

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Flask, current_app, jsonify, request
 
 from . import outbox
 from .errors import InvalidEvent
+from .events import validate_event
+from .state import engine
 from .webhooks import HEADER, BadSignature, verify
 
 #: Views that the signature alone authenticates (or that are public): no marketplace loader,
@@ -23,6 +25,17 @@ def is_public_endpoint(endpoint: str | None) -> bool:
 
 def _error(status: int, message: str, **extra: Any):
     return jsonify({"error": message, **extra}), status
+
+
+def exempt_from_host_csrf(app: Flask) -> None:
+    """Let the webhook past the host's Flask-WTF ``CSRFProtect``, if it has one.
+
+    The webhook's caller is a storefront's server with a signature, not a browser with a
+    session, so it has no CSRF token to send; the signature is what it proves itself with.
+    """
+    protect = app.extensions.get("csrf")
+    if protect is not None and hasattr(protect, "exempt"):
+        protect.exempt(webhook)
 
 
 def _refuse_constant(name: str):
@@ -57,19 +70,40 @@ def webhook():
     event_id = fields.pop("id", None)
     if event_id is None:
         return _error(400, "id is required: the event's unique id", field="id")
+    event = (fields.pop("type", None), fields.pop("marketplace_id", None))
+    customer = fields.pop("customer", None)
     try:
-        stored_id, new = outbox.record(
-            fields.pop("type", None),
-            fields.pop("marketplace_id", None),
-            fields.pop("customer", None),
-            event_id,
-            fields,
-        )
+        unknown = _unknown_marketplace(*event, customer, event_id, fields)
+        if unknown is not None:
+            return _error(
+                422,
+                f"marketplace_id {unknown!r} is not a marketplace of this storefront.",
+                field="marketplace_id",
+                marketplace_id=unknown,
+            )
+        stored_id, new = outbox.record(*event, customer, event_id, fields)
     except InvalidEvent as exc:
         return _error(400, str(exc), field=exc.field)
     if new:
         return jsonify({"id": stored_id}), 202
     return jsonify({"id": stored_id, "duplicate": True}), 200
+
+
+def _unknown_marketplace(event_type, marketplace_id, customer, event_id, fields) -> str | None:
+    """The event's marketplace id when the host's ``@engine.known_marketplace`` says no.
+
+    Only with that check registered: the event is validated first, so a bad event is told
+    what is wrong with it before its marketplace is asked about.
+
+    Raises:
+        InvalidEvent: the event is not valid.
+    """
+    eng = engine()
+    if eng.known_marketplace_callback is None:
+        return None
+    clean = validate_event(event_type, marketplace_id, customer, event_id, fields)
+    known = eng.is_known_marketplace(clean["marketplace_id"])
+    return None if known else clean["marketplace_id"]
 
 
 def register(bp: Blueprint) -> None:

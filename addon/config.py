@@ -1,8 +1,8 @@
 """Documented defaults for every ``ADDON_*`` setting, in one place.
 
-``IntegrationEngine.init_app`` copies each into ``app.config`` with ``setdefault``, so a host
-overrides any of them in its own config (``wsgi.create_app`` also reads them from the
-environment).
+``IntegrationEngine.init_app`` gives each key the value of the app's config, else of the
+environment variable of the same name (:mod:`addon.environment`), else the default here.
+docs/settings.md explains each one with an example; a test keeps the two in step.
 """
 
 #: Where the add-on's blueprint is mounted.
@@ -53,12 +53,20 @@ ADDON_SWEEP_INTERVAL = 30
 ADDON_RETRY_WINDOW = 24 * 3600
 #: The host's sign-in endpoint signed-out merchants are sent to (None: "login" if it exists).
 ADDON_LOGIN_ENDPOINT = None
-#: Content-Security-Policy of the add-on's pages; the screens need no inline script or style.
+#: The host's product page endpoint (built with ``product_id=``): a product's Integrations tab
+#: shown as a page of its own (without JavaScript, or on a reload) links back to it.
+ADDON_PRODUCT_ENDPOINT = None
+#: Content-Security-Policy of the add-on's own pages: our own files only, no inline script or
+#: style (htmx's indicator styles are off, see ``_assets.html``), no framing by other sites.
+#: Sent on pages in the add-on's standalone layout; empty sends none.
 ADDON_CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'self'; base-uri 'self'; "
     "object-src 'none'"
 )
+#: Also send that policy on pages in the host's layout (``ADDON_BASE_TEMPLATE``); off, because
+#: the page is then the host's. Inline code of the layout needs ``nonce="{{ csp_nonce() }}"``.
+ADDON_CSP_IN_HOST_LAYOUT = False
 #: Base template the add-on's pages extend, so they sit inside the host's layout.
 ADDON_BASE_TEMPLATE = "addon/_standalone.html"
 #: Set False when the host page already loads htmx 2.

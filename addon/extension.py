@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
+import warnings
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -11,13 +13,15 @@ from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
 from rq import Queue
 
+from . import api, integrations, logs, outbox, rules
 from . import config as defaults
-from . import integrations, logs, outbox, rules
 from .blueprint import make_blueprint
 from .cli import addon_cli
 from .crypto import MISSING_KEY, Vault, derived_key
+from .environment import from_environ, setting_names
 from .queue import make_queue
 from .state import AppState
+from .views import csp
 
 log = logging.getLogger("addon")
 
@@ -26,16 +30,18 @@ class IntegrationEngine:
     """The Integration Engine for one or more Flask apps.
 
     Use ``IntegrationEngine(app)`` or ``engine.init_app(app, db=db)``. The host tells the engine
-    whose marketplace a request belongs to with ``@engine.marketplace_loader``, and names its
-    products with ``@engine.product_loader``.
+    whose marketplace a request belongs to with ``@engine.marketplace_loader``, names each
+    marketplace's products with ``@engine.product_loader``, and may add
+    ``@engine.permission_check`` and ``@engine.known_marketplace``.
     """
 
     def __init__(self, app: Flask | None = None, *, db: SQLAlchemy | None = None):
         self._db = db
         self._states: weakref.WeakKeyDictionary[Flask, AppState] = weakref.WeakKeyDictionary()
         self.marketplace_loader_callback: Callable[[], Any] | None = None
-        self.product_loader_callback: Callable[[str], str | None] | None = None
+        self.product_loader_callback: Callable[[str, str], str | None] | None = None
         self.permission_check_callback: Callable[[str], bool] | None = None
+        self.known_marketplace_callback: Callable[[str], bool] | None = None
         if app is not None:
             self.init_app(app, db=db)
 
@@ -44,18 +50,23 @@ class IntegrationEngine:
     def init_app(self, app: Flask, db: SQLAlchemy | None = None) -> None:
         """Register the engine on ``app``.
 
-        Reads every ``ADDON_*`` key (see :mod:`addon.config`); uses the host's Flask-SQLAlchemy
-        ``db`` when given (or already registered), else one of its own.
+        Reads every ``ADDON_*`` setting (see docs/settings.md) from ``app.config``, else from
+        an environment variable of the same name, else its default (:mod:`addon.config`).
+        Uses the host's Flask-SQLAlchemy ``db`` when given (or already registered), else one
+        of its own. Lets the signed webhook past the host's Flask-WTF ``CSRFProtect``,
+        whether that is registered before or after this.
 
         Raises:
             RuntimeError: when registered twice, or without ``ADDON_ENCRYPTION_KEY`` outside
                 debug and testing.
+            ValueError: an ``ADDON_*`` environment variable of the wrong type.
         """
         if "addon" in app.extensions:
             raise RuntimeError("The Integration Engine is already registered on this app.")
-        for key in dir(defaults):
-            if key.startswith("ADDON_"):
-                app.config.setdefault(key, getattr(defaults, key))
+        # The app's config wins; the environment fills what it leaves unset.
+        app.config.update(from_environ(names=[k for k in setting_names() if k not in app.config]))
+        for key in setting_names():
+            app.config.setdefault(key, getattr(defaults, key))
 
         db = db or self._db or app.extensions.get("sqlalchemy")
         if db is None:
@@ -75,6 +86,11 @@ class IntegrationEngine:
             url_prefix=app.config["ADDON_URL_PREFIX"],
         )
         app.cli.add_command(addon_cli)
+        csp.register(app)
+        api.exempt_from_host_csrf(app)
+        # A CSRFProtect set up after this has no exemption yet: this hook, registered before
+        # its own, gives it one before it checks the first request.
+        app.before_request(lambda: api.exempt_from_host_csrf(app))
 
     @staticmethod
     def _encryption_key(app: Flask) -> str:
@@ -127,13 +143,39 @@ class IntegrationEngine:
     # -- host hooks, Flask-Login style -------------------------------------------------------
 
     def marketplace_loader(self, callback: Callable[[], Any]) -> Callable[[], Any]:
-        """Register the function that returns the current merchant's marketplace id (or None)."""
+        """Register the function that returns the current merchant's marketplace id (or None).
+
+        Required: the screens ask it on every request.
+        """
         self.marketplace_loader_callback = callback
         return callback
 
-    def product_loader(self, callback: Callable[[str], str | None]) -> Callable:
-        """Register the function that maps a product id to its name (or None if unknown)."""
-        self.product_loader_callback = callback
+    def product_loader(self, callback: Callable[..., str | None]) -> Callable:
+        """Register the function that names a marketplace's product.
+
+        It is called as ``callback(marketplace_id, product_id)`` (both strings) and returns the
+        product's name, or None when that marketplace has no such product (the product's
+        screens then answer 404). A loader of one argument, ``callback(product_id)``, still
+        works but cannot tell merchants apart, and is deprecated.
+
+        Raises:
+            TypeError: a callback that takes neither two arguments nor one.
+        """
+        if _accepts(callback, 2):
+            self.product_loader_callback = callback
+        elif _accepts(callback, 1):
+            warnings.warn(
+                "A product_loader of one argument, (product_id), is deprecated: take "
+                "(marketplace_id, product_id) and return None for a product of another "
+                "marketplace, or every merchant sees every product's name.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            self.product_loader_callback = lambda _marketplace_id, product_id: callback(product_id)
+        else:
+            raise TypeError(
+                "@engine.product_loader takes a function of (marketplace_id, product_id)."
+            )
         return callback
 
     def permission_check(self, callback: Callable[[str], bool]) -> Callable:
@@ -141,16 +183,48 @@ class IntegrationEngine:
         self.permission_check_callback = callback
         return callback
 
+    def known_marketplace(self, callback: Callable[[str], bool]) -> Callable:
+        """Register an optional check that a marketplace id is one of the storefront's.
+
+        The signed webhook asks it for each event's ``marketplace_id`` and refuses an event
+        of a marketplace it answers False for (422, nothing stored). Without it every
+        marketplace id is accepted. ``emit()`` does not ask it: the host's own code names
+        its own marketplaces.
+        """
+        self.known_marketplace_callback = callback
+        return callback
+
     def current_marketplace(self) -> str | None:
+        """The signed-in merchant's marketplace id, from ``@engine.marketplace_loader``.
+
+        Raises:
+            RuntimeError: no marketplace loader is registered.
+        """
         if self.marketplace_loader_callback is None:
-            return None
+            raise RuntimeError(
+                "The Integration Engine has no marketplace loader, so it cannot tell whose "
+                "integrations to show. Decorate the function that returns the signed-in "
+                "merchant's marketplace id (or None) with @engine.marketplace_loader."
+            )
         value = self.marketplace_loader_callback()
         return None if value is None else str(value)
 
-    def product_name(self, product_id: str | None) -> str | None:
+    def product_name(self, marketplace_id: str, product_id: str | None) -> str | None:
+        """The name of ``marketplace_id``'s product ``product_id``, from the product loader.
+
+        Returns:
+            The name, or None for no product id, no loader, or a product the loader does not
+            know in that marketplace.
+        """
         if product_id is None or self.product_loader_callback is None:
             return None
-        return self.product_loader_callback(product_id)
+        return self.product_loader_callback(str(marketplace_id), str(product_id))
+
+    def is_known_marketplace(self, marketplace_id: str) -> bool:
+        """Whether the ``@engine.known_marketplace`` check accepts ``marketplace_id``
+        (True when the host registered none)."""
+        check = self.known_marketplace_callback
+        return check is None or bool(check(marketplace_id))
 
     # -- the engine's public operations ------------------------------------------------------
 
@@ -237,3 +311,14 @@ class IntegrationEngine:
         return logs.search_logs(
             str(marketplace_id), q=q, status=status, trigger=trigger, limit=limit, **filters
         )
+
+
+def _accepts(callback: Callable, count: int) -> bool:
+    """Whether ``callback`` can be called with ``count`` positional arguments."""
+    try:
+        inspect.signature(callback).bind(*range(count))
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read (some builtins): trust it takes the new form
+        return count == 2
+    return True

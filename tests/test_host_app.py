@@ -1,10 +1,11 @@
 """The mounting guide (docs/mounting.md) runs as written in a storefront of its own.
 
 The host here has what a real one has: Flask-Login, its own Flask-SQLAlchemy models and its own
-layout (``tests/host_templates``). Its app then runs the guide's code blocks, exactly as shown,
-and the tests walk it: sign-in, the permission check, a checkout that commits and one that
-rolls back, a signed webhook (from Python and from the guide's curl + openssl), the worker and
-the log.
+layout (``tests/host_templates``), and two shops. Its app then runs the guide's code blocks,
+exactly as shown, and the tests walk it: sign-in, the permission check, each shop seeing only
+its own products, a checkout that commits and one that rolls back, a signed webhook (from
+Python and from the guide's curl + openssl), the worker and the log. (A stricter host is in
+``test_host_strict.py``.)
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ def build_host(config: dict[str, Any]) -> Host:
     db = SQLAlchemy()
     login_manager = LoginManager()
 
+    class Shop(db.Model):  # type: ignore[name-defined]
+        __tablename__ = "shop_shop"
+        id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
     class User(UserMixin, db.Model):  # type: ignore[name-defined]
         __tablename__ = "shop_user"
         id: Mapped[int] = mapped_column(primary_key=True)
@@ -106,21 +111,26 @@ def build_host(config: dict[str, Any]) -> Host:
     guide: dict[str, Any] = {
         "app": app,
         "db": db,
+        "Shop": Shop,
         "Product": Product,
         "Order": Order,
         "take_payment": take_payment,
     }
     blocks = guide_blocks()
-    for name in ("mount", "flask-migrate", "checkout"):
+    for name in ("mount", "flask-migrate", "checkout", "known-marketplace"):
         exec(compile(blocks[name], f"{GUIDE}#{name}", "exec"), guide)
 
     with app.app_context():
         db.create_all()  # the host's own tables; a real host migrates them its own way
         db.session.add_all(
             [
+                Shop(id="acme"),
+                Shop(id="bolt"),
                 User(email="olivia@acme.test", shop_id="acme", is_owner=True),
                 User(email="sam@acme.test", shop_id="acme", is_owner=False),
+                User(email="bea@bolt.test", shop_id="bolt", is_owner=True),
                 Product(id=101, shop_id="acme", name="Espresso Subscription"),
+                Product(id=201, shop_id="bolt", name="Tune-Up Video Course"),
             ]
         )
         db.session.commit()
@@ -192,6 +202,21 @@ def test_owners_open_the_screens_and_the_permission_check_refuses_staff(host):
     assert staff.get(f"{PREFIX}/").status_code == 403
 
 
+def test_a_shop_opens_its_own_products_and_not_another_shops(host):
+    acme, bolt = host.app.test_client(), host.app.test_client()
+    host.sign_in(acme, "olivia@acme.test")
+    host.sign_in(bolt, "bea@bolt.test")
+
+    own = acme.get(f"{PREFIX}/products/101")
+    assert own.status_code == 200 and "Espresso Subscription" in own.text
+    assert bolt.get(f"{PREFIX}/products/201").status_code == 200
+    for url in ("/products/101", "/products/101/rules/new"):
+        answer = bolt.get(f"{PREFIX}{url}")
+        assert answer.status_code == 404 and "Espresso Subscription" not in answer.text
+    for odd in ("abc", "0101", "9" * 30):  # not ids of this host: unknown, never an error
+        assert acme.get(f"{PREFIX}/products/{odd}").status_code == 404
+
+
 def test_the_health_check_needs_no_sign_in(host):
     if "addon.healthz" not in host.app.view_functions:
         pytest.xfail("addon/blueprint.py does not call health.register(bp) yet")
@@ -230,6 +255,27 @@ def test_a_signed_webhook_event_is_stored_once(host):
     assert post_event(client, event).status_code == 202
     assert post_event(client, event).status_code == 200
     assert stored_event_ids(host) == ["pos-77"]
+
+
+def test_a_webhook_event_of_a_marketplace_the_shop_does_not_have_is_refused(host):
+    event = {
+        "id": "pos-79",
+        "type": "product.purchased",
+        "marketplace_id": "nowhere",
+        "customer": {"email": "bob@example.com"},
+        "product_id": "101",
+        "purchase_type": "primary",
+    }
+
+    answer = post_event(host.app.test_client(), event)
+
+    assert answer.status_code == 422
+    assert answer.json == {
+        "error": "marketplace_id 'nowhere' is not a marketplace of this storefront.",
+        "field": "marketplace_id",
+        "marketplace_id": "nowhere",
+    }
+    assert stored_event_ids(host) == []
 
 
 @pytest.mark.skipif(
@@ -273,7 +319,8 @@ def test_committed_events_reach_icontact_and_the_log(host, icontact):
             action="add",
             list_name="Customers",
         )
-        assert engine.product_name("101") == "Espresso Subscription"
+        assert engine.product_name("acme", "101") == "Espresso Subscription"
+        assert engine.product_name("bolt", "101") is None
     client = host.app.test_client()
     client.post("/checkout/101", data={"email": "ann@example.com"})
     client.post("/checkout/101", data={"email": "declined@example.com"})

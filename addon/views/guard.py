@@ -31,17 +31,11 @@ from ..errors import IntegrationError
 from ..providers import PROVIDERS
 from ..state import engine
 from ..triggers import ACTIONS, BY_NAME, TRIGGERS
+from . import csp
 from .htmx import fragment, is_htmx, pushes_history
 
 T = TypeVar("T")
 
-#: Default ``Content-Security-Policy`` of the screens: our own files only, no inline script or
-#: style (htmx's indicator styles are off, see ``_assets.html``), no framing by other sites.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'self'; base-uri 'self'; "
-    "object-src 'none'"
-)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 CSRF_HEADERS = ("X-CSRFToken", "X-CSRF-Token")
 
@@ -112,8 +106,11 @@ def check_csrf() -> None:
 
     htmx sends the token in ``X-CSRFToken`` (``hx-headers`` on the screen's root); plain forms
     send ``csrf_token``. Button-only htmx posts carry no form, so FlaskForm alone is not enough.
+    Flask-WTF's ``CSRFProtect`` reads the same field and headers, so under it the screens
+    work unchanged; it checks before this runs, unless the host turned its default check off
+    (``WTF_CSRF_CHECK_DEFAULT = False``), and then the add-on still checks its own.
     """
-    if request.method in SAFE_METHODS or "csrf" in current_app.extensions:
+    if request.method in SAFE_METHODS or host_csrf_checks():
         return
     if not current_app.config.get("WTF_CSRF_ENABLED", True):
         return
@@ -126,15 +123,20 @@ def check_csrf() -> None:
     g.csrf_valid = True
 
 
+def host_csrf_checks() -> bool:
+    """Whether the host's Flask-WTF ``CSRFProtect`` checks every unsafe request already."""
+    return "csrf" in current_app.extensions and current_app.config.get(
+        "WTF_CSRF_CHECK_DEFAULT", True
+    )
+
+
 def security_headers(response: Response) -> Response:
     """Headers on every add-on response; the screens also vary on htmx's request header."""
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
     if is_public_endpoint(request.endpoint):
         return response
-    policy = current_app.config.get("ADDON_CONTENT_SECURITY_POLICY", CONTENT_SECURITY_POLICY)
-    if policy:
-        headers.setdefault("Content-Security-Policy", policy)
+    csp.send_policy(response)
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "SAMEORIGIN")
     # Merchant and customer data: never kept by a shared or browser cache.
@@ -172,8 +174,14 @@ def template_context() -> dict[str, Any]:
         "trigger_info": BY_NAME,
         "trigger_descriptions": {t.name: t.description for t in TRIGGERS},
         "actions": ACTIONS,
-        "product_name": engine().product_name,
+        "product_name": _product_name,
     }
+
+
+def _product_name(product_id: str | None) -> str | None:
+    """A product's name as the current merchant's marketplace knows it (templates)."""
+    marketplace_id = g.get("_addon_marketplace")
+    return None if marketplace_id is None else engine().product_name(marketplace_id, product_id)
 
 
 def register(bp: Blueprint) -> None:
