@@ -1,7 +1,12 @@
 """RQ job functions, at module level so workers import them by name.
 
 ``process_marketplace`` turns a marketplace's new events into deliveries; ``drain_integration``
-applies an integration's due deliveries in batches; ``sweep`` re-enqueues what waited too long.
+applies an integration's due deliveries in batches; ``sweep`` (:mod:`addon.sweeper`)
+re-enqueues what waited too long.
+
+A job that loses the database hands its work back as soon as the database answers again (see
+:mod:`addon.outages`): it writes what its calls did, gives back its leases and asks for what
+the outage held up, rather than leaving it for a lease to lapse.
 """
 
 from __future__ import annotations
@@ -10,18 +15,21 @@ import datetime as dt
 import logging
 import math
 import time
+from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import contextmanager
 
 from flask import Flask, current_app
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, update
+from sqlalchemy.exc import DBAPIError
 
-from . import deliveries
+from . import deliveries, outages
 from .contacts import known_contacts, remember_contacts
 from .integrations import client_for, mark_needs_attention
 from .logs import prune_logs
 from .logsetup import bind_event
-from .models import CONNECTED, FAILED, PENDING, Delivery, Event, Integration, table_of
-from .prepared import prepare
+from .models import CONNECTED, FAILED, PENDING, Delivery, Integration, table_of
+from .prepared import Prepared, prepare
 from .providers import (
     Action,
     BatchResult,
@@ -42,6 +50,9 @@ from .queue import (
     expanding,
 )
 from .state import config, session, state
+from .sweeper import resume_after_outage, sweep
+
+__all__ = ["drain_integration", "expand_waiting", "process_marketplace", "sweep"]
 
 log = logging.getLogger("addon.jobs")
 
@@ -62,8 +73,21 @@ OUTCOME = (
 
 def process_marketplace(marketplace_id: str) -> str:
     """Expand the marketplace's waiting events into deliveries, then start applying them."""
-    with bind_event(None, marketplace_id):
+    with bind_event(None, marketplace_id), _resuming_after_outage():
         return _process_marketplace(marketplace_id)
+
+
+@contextmanager
+def _resuming_after_outage() -> Iterator[None]:
+    """Around a job: when the database went away under it, wait for it to answer again (a
+    while), then ask for what the job would have done, before the job fails. Its own job was
+    taken off the queue (and its coalescing flag cleared) when it started."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if outages.database_away(exc):
+            resume_after_outage()
+        raise
 
 
 def _process_marketplace(marketplace_id: str) -> str:
@@ -132,6 +156,11 @@ def drain_integration(integration_id: int, helper: int = 0) -> str:
     if queue is not None:
         # Cleared first, whatever this job then finds, so the next ask enqueues a fresh job.
         queue.connection.delete(drain_flag(integration_id, helper))
+    with _resuming_after_outage():
+        return _drain_integration(integration_id)
+
+
+def _drain_integration(integration_id: int) -> str:
     db = session()
     integration = db.get(Integration, integration_id)
     if integration is None:
@@ -143,14 +172,29 @@ def drain_integration(integration_id: int, helper: int = 0) -> str:
     try:
         with bind_event(None, integration.marketplace_id):
             summary = _drain(integration, client, owner)
-    except BaseException:
-        # Give the leases back at once rather than making the work wait for them to expire.
-        db.rollback()
-        deliveries.release_all(owner)
-        db.commit()
+    except BaseException as exc:
+        _hand_back(owner, exc)
         raise
     prune_logs(integration.marketplace_id)
     return summary
+
+
+def _hand_back(owner: str, exc: BaseException) -> None:
+    """Give a stopped drain's leases back at once rather than making the work wait for them
+    to lapse: when the database is away, as soon as it answers again; when it stays away too
+    long, through the sweeper."""
+
+    def give_back() -> None:
+        session().rollback()
+        deliveries.release_all(owner)
+        session().commit()
+
+    patience = outages.PATIENCE_SECONDS if outages.database_away(exc) else 0.0
+    try:
+        outages.while_away(give_back, "giving back the leases of a stopped drain", patience)
+    except DBAPIError:
+        log.warning("could not give the leases of %s back: the sweeper will", owner)
+        outages.abandon(owner)
 
 
 def _claim_size() -> int:
@@ -188,19 +232,15 @@ def _drain(integration: Integration, client, owner: str) -> str:
             # was full) that waits on the network. Otherwise what arrived meanwhile is
             # claimed once the batch is written, in one claim rather than two.
             if time.monotonic() <= deadline and (running is None or (running.full and overlap)):
-                began = time.thread_time()
-                # Events stored while this drain works join it here rather than waiting for
-                # it to end and a job of their own to be picked up (latency under a stream).
-                if deliveries.has_waiting_events(marketplace_id):
-                    expand_waiting(marketplace_id, draining=integration_id)
-                claimed_at = time.monotonic()
-                limit = _claim_size()
-                batch = deliveries.claim(integration_id, owner, limit, marketplace_id)
-                claimed = len(batch)
-                if batch:
-                    ready = prepare_batch(batch, integration_id, provider, claimed_at)
-                    ready.full = claimed >= limit
-                    ready.own_seconds = time.thread_time() - began
+                try:
+                    ready = _claim_next(integration_id, marketplace_id, provider, owner)
+                except BaseException:
+                    if running is not None:
+                        # Its calls were made: write what they did before the rest is handed
+                        # back, or the log says "queued" and the work is done twice.
+                        _finish_before_stopping(running, owner)
+                    raise
+                claimed = 0 if ready is None else ready.size
             # A claim made while a batch was out may have found only customers waiting for
             # that batch: claim again once it is written.
             waited = running is not None
@@ -226,6 +266,35 @@ def _drain(integration: Integration, client, owner: str) -> str:
         # Long backlog: give other integrations' jobs a turn, continue in a fresh job.
         enqueue_drain(state().queue, integration_id, coalesce=False)
     return f"applied {done} deliveries"
+
+
+def _claim_next(
+    integration_id: int, marketplace_id: str, provider: str, owner: str
+) -> Applying | None:
+    """Lease and prepare the next batch, after matching any events that arrived meanwhile."""
+    began = time.thread_time()
+    # Events stored while this drain works join it here rather than waiting for it to end and
+    # a job of their own to be picked up (latency under a stream).
+    if deliveries.has_waiting_events(marketplace_id):
+        expand_waiting(marketplace_id, draining=integration_id)
+    claimed_at = time.monotonic()
+    limit = _claim_size()
+    batch = deliveries.claim(integration_id, owner, limit, marketplace_id)
+    if not batch:
+        return None
+    ready = prepare_batch(batch, integration_id, provider, claimed_at)
+    ready.full = len(batch) >= limit
+    ready.own_seconds = time.thread_time() - began
+    return ready
+
+
+def _finish_before_stopping(running: Applying, owner: str) -> None:
+    """Write a batch's outcomes while its drain stops on an error of its own."""
+    outages.rollback()  # the failed statement's transaction
+    try:
+        finish_batch(running, owner)
+    except Exception:  # the drain's own error is the one to raise; the leases go back
+        log.warning("could not write the outcomes of a batch", exc_info=True)
 
 
 class Applying:
@@ -348,11 +417,22 @@ def finish_batch(applying: Applying, owner: str) -> bool:
         return False
     called = applying.called or time.monotonic()
     answered = time.thread_time()
-    held = [by_key[key] for key in _write_outcomes(by_key, result, owner)]
+    writes = _outcome_writes(by_key, result)
+
+    tries: list[int] = []
+
+    def write() -> set[int]:
+        tries.append(1)
+        held = _write_outcomes(writes, by_key, owner, again=len(tries) > 1)
+        remember_contacts(applying.integration_id, result.learned, result.forgotten, applying.known)
+        session().commit()
+        return held
+
+    # The calls were made: their outcomes are written once the database answers again,
+    # rather than left for the lease to lapse and the batch to be applied a second time.
+    held = [by_key[key] for key in outages.while_away(write, f"writing {len(by_key)} outcomes")]
     written = [_outcome_line(delivery) for delivery in held]
     retries = [d.next_attempt_at for d in held if d.status == PENDING]
-    remember_contacts(applying.integration_id, result.learned, result.forgotten, applying.known)
-    session().commit()
     ended = time.monotonic()
     applying.own_seconds += time.thread_time() - answered
     for event_id, marketplace_id, *fields in written:
@@ -377,16 +457,15 @@ def _fresh_claim_seconds() -> float:
     return int(config()["ADDON_LEASE_SECONDS"]) / 10
 
 
-def _write_outcomes(by_key: dict[int, Delivery], result: BatchResult, owner: str) -> set[int]:
-    """Write each delivery's outcome (temporary failures wait for a retry) on the rows still
-    leased by ``owner``, in the caller's transaction; returns their ids. The deliveries are
-    detached (:class:`Applying`): this is the only write of their outcomes.
+def _outcome_writes(by_key: dict[int, Delivery], result: BatchResult) -> Prepared:
+    """Set each delivery's outcome (temporary failures wait for a retry) and return the
+    statement that writes them, ready for the driver. The deliveries are detached
+    (:class:`Applying`): :func:`_write_outcomes` is the only write of their outcomes.
 
     Every outcome is worked out, down to the driver's parameters, before the leases are
     renewed: renewing is the transaction's first write, and on SQLite the write lock it takes
     is held until the commit, so the other workers wait for nothing but the statements.
     """
-    db = session()
     for key, delivery in by_key.items():
         outcome = result.outcomes.get(key)
         if isinstance(outcome, TemporaryFailure):
@@ -395,19 +474,34 @@ def _write_outcomes(by_key: dict[int, Delivery], result: BatchResult, owner: str
         else:
             _record_outcome(delivery, outcome, {"calls": result.details.get(key) or []})
     table = table_of(Delivery)
-    writes = prepare(
+    return prepare(
         update(table).where(table.c.id == bindparam("delivery_id")),
         [
             {"delivery_id": key, **{column: getattr(delivery, column) for column in OUTCOME}}
             for key, delivery in by_key.items()
         ],
-        db.get_bind().dialect,
+        session().get_bind().dialect,
     )
+
+
+def _write_outcomes(
+    writes: Prepared, by_key: dict[int, Delivery], owner: str, again: bool = False
+) -> set[int]:
+    """Write the outcomes (:func:`_outcome_writes`) of the deliveries still leased by
+    ``owner``, in the caller's transaction; returns their ids.
+
+    Args:
+        again: an earlier try failed with the database away, possibly after its commit.
+    """
     held = deliveries.renew(owner) & by_key.keys()
     for key in by_key.keys() - held:
+        if again:
+            # The connection may have dropped after the server committed the earlier try.
+            log.info("delivery %s: written already, or taken over after our lease lapsed", key)
+            continue
         # Another worker took it over after our lease lapsed; its outcome is theirs.
         log.warning("delivery %s: lease lost while applying; its new owner records it", key)
-    writes.only(key in held for key in by_key).execute(db.connection())
+    writes.only(key in held for key in by_key).execute(session().connection())
     return held
 
 
@@ -445,27 +539,3 @@ def _record_outcome(delivery: Delivery, outcome, detail: dict) -> None:
         deliveries.finish(delivery, FAILED, str(outcome), detail)
     else:  # pragma: no cover - every action gets an outcome; fail loudly rather than lose it
         deliveries.finish(delivery, FAILED, "No outcome was recorded for this action", detail)
-
-
-def sweep() -> str:
-    """Re-enqueue what waited too long: unexpanded events and due, unleased deliveries.
-
-    The safety net for jobs lost to a Redis outage or a killed worker.
-    """
-    queue = state().queue
-    stale = deliveries.utcnow() - dt.timedelta(seconds=int(config()["ADDON_SWEEP_INTERVAL"]))
-    db = session()
-    marketplaces = list(
-        db.scalars(
-            select(Event.marketplace_id)
-            .where(Event.expanded_at.is_(None), Event.created_at < stale)
-            .distinct()
-        )
-    )
-    for marketplace_id in marketplaces:
-        enqueue_expand(queue, marketplace_id, coalesce=False)
-    integrations = deliveries.integration_ids_with_due_work()
-    for integration_id in integrations:
-        enqueue_drain(queue, integration_id, coalesce=False)
-    db.commit()
-    return f"re-enqueued {len(marketplaces)} marketplace(s) and {len(integrations)} integration(s)"

@@ -2,7 +2,8 @@
 
 import datetime as dt
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import event, select
 
 from addon.jobs import sweep
 from addon.models import Delivery, Event
@@ -20,8 +21,8 @@ def age_everything(engine, seconds=3600):
     """Pretend the stored work has waited ``seconds``."""
     past = dt.timedelta(seconds=seconds)
     session = engine.db.session
-    for event in session.scalars(select(Event)):
-        event.created_at -= past
+    for stored in session.scalars(select(Event)):
+        stored.created_at -= past
     for delivery in session.scalars(select(Delivery)):
         if delivery.lease_until:
             delivery.lease_until -= past
@@ -248,3 +249,258 @@ def test_a_retried_entry_that_a_later_event_overtook_is_skipped(
     entry = engine.logs("acme", q="second-purchase")[0]
     assert entry.status == "skipped" and "later event" in entry.message
     assert icontact.subscribers(list_id(icontact, "Customers")) == {"a@example.com": "unsubscribed"}
+
+
+# -- a database outage ---------------------------------------------------------------------------
+
+
+class DatabaseOutage:
+    """The database goes away when a chosen statement runs and answers again once ``lasting``
+    statements and commits have failed: each fails with the driver's own OperationalError, as
+    a worker sees when PostgreSQL stops.
+
+    ``after_commit``: the chosen statement's transaction commits, but the worker never hears
+    back (the connection drops while the server commits).
+    """
+
+    def __init__(self, sa_engine, monkeypatch, matches, lasting, after_commit=False):
+        self.engine = sa_engine
+        self.matches = matches
+        self.lasting = lasting
+        self.after_commit = after_commit
+        self.error = sa_engine.dialect.loaded_dbapi.OperationalError
+        self.left = 0  # failures still to come
+        self.failed = 0
+        self.happened = False
+        self._commit_pending = False
+        self._real_commit = sa_engine.dialect.do_commit
+        monkeypatch.setattr(sa_engine.dialect, "do_commit", self._do_commit)
+        event.listen(sa_engine, "before_cursor_execute", self._before)
+
+    def close(self):
+        event.remove(self.engine, "before_cursor_execute", self._before)
+
+    def end(self):
+        """The database answers again."""
+        self.left = 0
+
+    def _fail(self):
+        self.left -= 1
+        self.failed += 1
+        raise self.error("server closed the connection unexpectedly")
+
+    def _before(self, conn, cursor, statement, parameters, context, executemany):
+        if self.left > 0:
+            self._fail()
+        if not self.happened and self.matches(statement):
+            self.happened = True
+            if self.after_commit:
+                self._commit_pending = True
+            else:
+                self.left = self.lasting
+                self._fail()
+
+    def _do_commit(self, dbapi_connection):
+        if self.left > 0:
+            self._fail()
+        self._real_commit(dbapi_connection)
+        if self._commit_pending:
+            self._commit_pending = False
+            self.left = self.lasting
+            self._fail()
+
+
+@pytest.fixture
+def outage(app, monkeypatch):
+    """``outage(matches, lasting, after_commit=False)``: arm a :class:`DatabaseOutage`; the
+    worker's pauses between tries are recorded in ``outage.pauses`` instead of slept."""
+    from addon import outages
+
+    pauses = []
+    monkeypatch.setattr(outages, "pause", pauses.append)
+    made = []
+
+    def arm(matches, lasting, after_commit=False):
+        with app.app_context():
+            sa_engine = app.extensions["addon"].db.engine
+        armed = DatabaseOutage(sa_engine, monkeypatch, matches, lasting, after_commit)
+        armed.pauses = pauses
+        made.append(armed)
+        return armed
+
+    yield arm
+    for armed in made:
+        armed.close()
+
+
+def writes_outcomes(statement):
+    return statement.startswith("UPDATE addon_delivery SET status")
+
+
+def leases(statement):
+    return statement.startswith("UPDATE addon_delivery SET lease_owner")
+
+
+@pytest.fixture
+def subscribes(monkeypatch):
+    """The subscription calls the worker makes, one list of pairs per call."""
+    from addon.providers.icontact import IContactClient
+
+    made = []
+    real = IContactClient.subscribe
+
+    def spy(self, pairs, status="normal"):
+        made.append(list(pairs))
+        return real(self, pairs, status)
+
+    monkeypatch.setattr(IContactClient, "subscribe", spy)
+    return made
+
+
+def test_outcomes_the_database_could_not_take_are_written_once_it_answers_again(
+    engine, integration, icontact, run_jobs, outage, subscribes
+):
+    """The calls were made when the database went away: the worker writes what they did as
+    soon as it answers, rather than leaving the entry "Pending — queued" for a lease."""
+    add_rule(engine, integration)
+    down = outage(writes_outcomes, lasting=3)
+    purchase(engine)
+    run_jobs()
+    assert down.failed == 3 and down.pauses == [0.1, 0.2, 0.4]
+    engine.db.session.expire_all()
+    [entry] = engine.logs("acme")
+    assert (entry.status, entry.attempts, entry.lease_owner) == ("success", 1, None)
+    assert icontact.subscribers(list_id(icontact, "Customers")) == {"ann@example.com": "normal"}
+    assert len(subscribes) == 1
+
+
+def nth(matches, n):
+    """The ``n``-th statement that ``matches``."""
+    seen = []
+
+    def counted(statement):
+        if matches(statement):
+            seen.append(statement)
+        return len(seen) == n and matches(statement)
+
+    return counted
+
+
+def test_a_batch_out_when_the_next_claim_fails_is_written_not_applied_twice(
+    app, engine, integration, icontact, run_jobs, outage, subscribes
+):
+    """Under a backlog over a slow network the next batch is claimed while one is out; when
+    that claim loses the database, the batch out is written (its calls were made) before the
+    rest is handed back, so none of its customers is subscribed a second time."""
+    app.config["ADDON_CLAIM_BATCH"] = 10
+    add_rule(engine, integration)
+    icontact.faults.latency = 0.1  # the calls outlast the worker's own work: claims overlap
+    down = outage(nth(leases, 3), lasting=3)
+    for n in range(30):
+        purchase(engine, f"c{n}@example.com")
+    run_jobs()
+    assert down.failed == 3
+    engine.db.session.expire_all()
+    entries = engine.logs("acme", limit=100)
+    assert {(e.status, e.attempts) for e in entries} == {("success", 1)}
+    subscribed = [pair for call in subscribes for pair in call]
+    assert len(subscribed) == len(set(subscribed)) == 30
+
+
+def matches_events(statement):
+    return statement.startswith("UPDATE addon_event SET expanded_at")
+
+
+def test_a_claim_the_worker_never_heard_back_from_is_handed_back_and_resumed(
+    engine, integration, icontact, run_jobs, outage, subscribes
+):
+    """The leases were committed, but the connection dropped before the worker heard so:
+    it gives them back as soon as the database answers and asks for the work again, rather
+    than leaving it leased (unclaimable) for a lease."""
+    add_rule(engine, integration)
+    down = outage(leases, lasting=3, after_commit=True)
+    purchase(engine)
+    run_jobs()
+    assert down.failed == 3
+    engine.db.session.expire_all()
+    [entry] = engine.logs("acme")
+    assert (entry.status, entry.attempts, entry.lease_owner) == ("success", 1, None)
+    assert icontact.subscribers(list_id(icontact, "Customers")) == {"ann@example.com": "normal"}
+    assert len(subscribes) == 1
+
+
+def test_events_the_database_went_away_under_are_matched_once_it_answers_again(
+    engine, integration, icontact, run_jobs, outage
+):
+    """Matching the rules failed with the database away: the job asks for the events again
+    as soon as it answers, rather than leaving them to a sweep once they look stale."""
+    add_rule(engine, integration)
+    down = outage(matches_events, lasting=3)
+    purchase(engine)
+    run_jobs()
+    assert down.failed == 3
+    engine.db.session.expire_all()
+    [entry] = engine.logs("acme")
+    assert entry.status == "success"
+    assert icontact.subscribers(list_id(icontact, "Customers")) == {"ann@example.com": "normal"}
+
+
+def test_leases_a_drain_could_not_give_back_are_given_back_by_the_next_sweep(
+    engine, integration, icontact, run_jobs, outage, monkeypatch
+):
+    """The database stayed away longer than the worker waits for it: the next sweep after it
+    answers gives the leases back, rather than letting them lapse (five minutes)."""
+    from addon import outages
+
+    monkeypatch.setattr(outages, "PATIENCE_SECONDS", 0.0)
+    add_rule(engine, integration)
+    down = outage(writes_outcomes, lasting=1000)
+    purchase(engine)
+    run_jobs()
+    down.end()
+    engine.db.session.expire_all()
+    [entry] = engine.logs("acme")
+    assert entry.status == "pending" and entry.lease_owner is not None  # what the worker left
+    engine.db.session.commit()
+    assert "1 integration" in sweep()
+    run_jobs()
+    engine.db.session.expire_all()
+    [entry] = engine.logs("acme")
+    assert (entry.status, entry.lease_owner) == ("success", None)
+
+
+def test_a_worker_waits_for_the_database_with_backoff_for_a_bounded_time(app, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from addon import outages
+
+    now = [0.0]
+    monkeypatch.setattr(outages, "clock", lambda: now[0])
+    monkeypatch.setattr(outages, "pause", lambda seconds: now.__setitem__(0, now[0] + seconds))
+    tries = []
+
+    def away():
+        tries.append(now[0])
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    with app.app_context(), pytest.raises(OperationalError):
+        outages.while_away(away, "testing", seconds=10)
+    pauses = [b - a for a, b in zip(tries, tries[1:], strict=False)]
+    assert pauses[:6] == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6, 2.0])
+    assert max(pauses) == 2.0 and tries[-1] <= 10
+
+
+def test_an_error_that_is_not_an_outage_is_not_retried(app):
+    from sqlalchemy.exc import IntegrityError
+
+    from addon import outages
+
+    tries = []
+
+    def refused():
+        tries.append(1)
+        raise IntegrityError("INSERT", {}, Exception("duplicate key"))
+
+    with app.app_context(), pytest.raises(IntegrityError):
+        outages.while_away(refused, "testing")
+    assert tries == [1]
