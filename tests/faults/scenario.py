@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 
 from flask import Flask
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from addon.integrations import update_integration
 from addon.models import Delivery, Event, Integration
 from addon.webhooks import sign
 from tests.faults.audit import Setup
-from tests.faults.stack import RestartableRedis, Simulator, Workers
+from tests.faults.stack import PostgresServer, RestartableRedis, Simulator, Workers
 from tests.faults.workload import (
     DELETED_LIST,
     LISTS,
@@ -80,9 +81,21 @@ class Emitter:
     redis: RestartableRedis
     planned: list[Planned]
     seconds: float
+    #: The database server, when the run stops it (sends fail while it is away).
+    database: PostgresServer | None = None
     emitted: list[Planned] = field(default_factory=list)
     during_outage: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: Sends that failed because the database was away, and were tried again.
+    refused_without_database: int = 0
+
+    def _database_away(self) -> bool:
+        """Down, or back for under two seconds (each process's pooled connections died with
+        the server, and its first statement after the return finds out)."""
+        server = self.database
+        if server is None:
+            return False
+        return not server.up or time.monotonic() - (server.returned_at or 0.0) < 2.0
 
     def run(self) -> None:
         client = self.app.test_client()
@@ -98,16 +111,23 @@ class Emitter:
                 key = (event.marketplace_id, event.event_id)
                 if not self.redis.up and key not in seen:
                     self.during_outage.append(event.event_id)
-                # A storefront retries a send that failed, a few times.
-                for attempt in range(3):
+                # A storefront retries a send that failed, a few times; while its database
+                # is down, its checkout fails as a whole and the customer tries until it is up.
+                attempt = tries = 0
+                while attempt < 3:
                     try:
-                        problem = self._send(engine, client, url, event, key in seen or attempt > 0)
+                        problem = self._send(engine, client, url, event, key in seen or tries > 0)
                     except Exception as exc:  # what the storefront would see as a 500
                         engine.db.session.rollback()
                         problem = f"raised {exc.__class__.__name__}: {exc}"
+                    tries += 1
                     if problem is None:
                         break
-                    self.errors.append(f"{event.event_id}: {problem}")
+                    if self._database_away():
+                        self.refused_without_database += 1
+                    else:
+                        self.errors.append(f"{event.event_id}: {problem}")
+                        attempt += 1
                     time.sleep(0.2)
                 if key not in seen:
                     seen.add(key)
@@ -286,13 +306,17 @@ def wait_until_done(app: Flask, timeout: float) -> str | None:
     with app.app_context():
         db = app.extensions["addon"].db.session
         while True:
-            open_events = db.execute(
-                select(func.count()).select_from(Event).where(Event.expanded_at.is_(None))
-            ).scalar_one()
-            pending = db.execute(
-                select(func.count()).select_from(Delivery).where(Delivery.status == "pending")
-            ).scalar_one()
-            db.commit()
+            try:
+                open_events = db.execute(
+                    select(func.count()).select_from(Event).where(Event.expanded_at.is_(None))
+                ).scalar_one()
+                pending = db.execute(
+                    select(func.count()).select_from(Delivery).where(Delivery.status == "pending")
+                ).scalar_one()
+                db.commit()
+            except OperationalError:  # the database is away (a fault) or just came back
+                db.rollback()
+                open_events = pending = -1
             if not open_events and not pending:
                 return None
             if time.monotonic() > deadline:

@@ -1,6 +1,7 @@
 """The real stack the fault suite drives, and the switches it pulls.
 
-A Redis server the suite owns (stopped and started again on the same port), the iContact
+A Redis server the suite owns (stopped and started again on the same port), the machine's
+PostgreSQL cluster (stopped and started again, when the run may control it), the iContact
 simulator served over HTTP from this process (with a recorder of every subscription change),
 and ``worker.py`` processes (SIGKILLed and replaced; restarted when they exit on their own, as
 a process supervisor would).
@@ -9,6 +10,7 @@ a process supervisor would).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +26,7 @@ from rq import Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import StartedJobRegistry
+from sqlalchemy.engine import make_url
 
 from addon.embedded_redis import EmbeddedRedis, free_port
 from addon.sandbox import SandboxState, create_sandbox_app, serve_in_thread
@@ -64,6 +67,66 @@ class RestartableRedis:
 
     def client(self) -> Redis:
         return Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=5)
+
+
+class PostgresServer:
+    """This machine's PostgreSQL cluster, stopped and started again with ``pg_ctlcluster``.
+
+    Every client of the server loses its connections while it is down: the other tests and
+    programs that use it too, so keep outages short.
+    """
+
+    def __init__(self, version: str, cluster: str, port: int) -> None:
+        self.command = ["pg_ctlcluster", "--skip-systemctl-redirect", version, cluster]
+        self.port = port
+        self.up = True
+        #: ``time.monotonic()`` when the server last answered again after a stop.
+        self.returned_at: float | None = None
+
+    @classmethod
+    def serving(cls, uri: str) -> tuple[PostgresServer | None, str]:
+        """The cluster that serves ``uri``, if this run may stop and start it.
+
+        Returns:
+            The server, or None and why not (SQLite, another machine, no ``pg_ctlcluster``,
+            not root, or ``FAULT_DATABASE_OUTAGE=0``).
+        """
+        url = make_url(uri)
+        if url.get_backend_name() != "postgresql":
+            return None, "the database is not PostgreSQL"
+        if os.environ.get("FAULT_DATABASE_OUTAGE", "1") == "0":
+            return None, "FAULT_DATABASE_OUTAGE=0"
+        if url.host not in (None, "127.0.0.1", "localhost", "::1"):
+            return None, f"PostgreSQL runs on another machine ({url.host})"
+        if shutil.which("pg_lsclusters") is None or shutil.which("pg_ctlcluster") is None:
+            return None, "no pg_ctlcluster here"
+        if os.geteuid() != 0:
+            return None, "stopping the cluster needs root"
+        listing = subprocess.run(
+            ["pg_lsclusters", "--no-header"], capture_output=True, text=True, check=False
+        ).stdout
+        for line in listing.splitlines():
+            version, cluster, port, status, *_ = line.split()
+            if int(port) == (url.port or 5432) and status == "online":
+                return cls(version, cluster, int(port)), ""
+        return None, f"no running cluster of this machine listens on port {url.port or 5432}"
+
+    def stop(self) -> None:
+        """Stop the server at once (``-m fast``: open connections are cut off)."""
+        self.up = False
+        subprocess.run([*self.command, "stop", "-m", "fast"], check=True, capture_output=True)
+
+    def start(self) -> None:
+        """Start the server and return once it accepts connections."""
+        subprocess.run([*self.command, "start"], check=True, capture_output=True)
+        deadline = time.monotonic() + 30
+        ready = ["pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.port)]
+        while subprocess.run(ready, check=False).returncode:
+            if time.monotonic() > deadline:
+                raise RuntimeError("PostgreSQL did not come back within 30 s")
+            time.sleep(0.1)
+        self.returned_at = time.monotonic()
+        self.up = True
 
 
 @dataclass(frozen=True)

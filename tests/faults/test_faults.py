@@ -5,6 +5,8 @@ Faults, each while events flow: simulator latency; random 500s; the 503 throttle
 (``calls_per_minute``); 401s after the merchant changes the application password (fixed later
 with ``update_integration``); a list deleted in iContact; Redis stopped and started again; a
 worker SIGKILLed mid-job. Then the database and iContact are compared with the rules.
+A database outage (PostgreSQL stopped and started again) has a run of its own, with the
+default lease, in ``test_database_outage.py``.
 """
 
 from __future__ import annotations
