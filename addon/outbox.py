@@ -219,11 +219,9 @@ def follow_transactions(db: SQLAlchemy) -> None:
 
 
 def _after_commit(session: Session) -> None:
-    if session.in_nested_transaction():
-        return  # a savepoint released: its events wait for the outermost commit
-    pending: list[_Pending] | None = session.info.pop(_PENDING_KEY, None)
-    if not pending:
-        return
+    if not session.info.get(_PENDING_KEY) or session.in_nested_transaction():
+        return  # nothing emitted, or a savepoint released: wait for the outermost commit
+    pending: list[_Pending] = session.info.pop(_PENDING_KEY)
     # One expand job per marketplace (and queue), however many events it committed.
     for queue, marketplace_id in {
         (id(p.queue), p.marketplace_id): (p.queue, p.marketplace_id) for p in pending
