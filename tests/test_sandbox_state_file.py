@@ -66,6 +66,13 @@ def test_everything_survives_a_restart(path):
     }
 
 
+def test_the_folder_of_the_file_is_made_when_missing(tmp_path):
+    path = tmp_path / "instance" / "sandbox.json"
+    state = SandboxState(path=path)
+    state.register(USERNAME, APP_ID, APP_PASSWORD, ["Buyers"])
+    assert json.loads(path.read_text())["accounts"][0]["username"] == USERNAME
+
+
 def test_every_write_request_is_saved_at_once(path):
     state = SandboxState(path=path)
     state.register(USERNAME, APP_ID, APP_PASSWORD, ["Buyers"])

@@ -62,6 +62,8 @@ def save(state: SandboxState, path: Path) -> None:
         OSError: if the directory is not writable or the disk is full (the old file stays).
     """
     text = json.dumps(snapshot(state), indent=1)
+    # The demo starts the simulator before its app has made the folder both files live in.
+    path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
