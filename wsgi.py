@@ -8,9 +8,11 @@ and any WSGI server: ``app = create_app()``.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from cryptography.fernet import Fernet
 from flask import (
@@ -23,6 +25,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped]
 from sqlalchemy import event as sa_event
 
 from addon import IntegrationEngine, InvalidEvent
@@ -72,8 +75,12 @@ def load_config(app: Flask, config: dict[str, Any] | None) -> None:
     app.config.from_mapping(
         SQLALCHEMY_DATABASE_URI="sqlite:///" + os.path.join(app.instance_path, "demo.db"),
         ADDON_BASE_TEMPLATE="demo/addon_base.html",
+        # Another site's form post or frame does not carry the merchant's session.
+        SESSION_COOKIE_SAMESITE="Lax",
         # The demo's layout has no inline script or style: the add-on's strict policy holds.
         ADDON_CSP_IN_HOST_LAYOUT=True,
+        # A product's Integrations tab as a page of its own links back to the product's page.
+        ADDON_PRODUCT_ENDPOINT="product",
     )
     app.config.from_mapping({key: os.environ[key] for key in ENV_KEYS if os.environ.get(key)})
     # Read here, before the demo's own fallbacks below, so the environment beats them too.
@@ -106,6 +113,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """
     app = Flask(__name__, template_folder="demo/templates", static_folder="demo/static")
     load_config(app, config)
+    # Every form of the storefront (and the add-on's screens) needs its CSRF token; the
+    # add-on exempts its signed webhook itself.
+    CSRFProtect(app)
     engine = IntegrationEngine(app)
 
     @engine.marketplace_loader
@@ -140,6 +150,25 @@ def _tune_sqlite(db_engine) -> None:
     db_engine.dispose()
 
 
+def same_site_path(target: str | None) -> str | None:
+    r"""``target`` as a path on this site, or None: never an open redirect.
+
+    Read as a browser reads it: browsers drop tabs and line breaks from a URL and read a
+    backslash as a slash, so ``/\t/evil.example`` (``next=/%09/evil.example``) and
+    ``/\evil.example`` both mean ``//evil.example``, another site.
+    """
+    if not target:
+        return None
+    seen = re.sub(r"[\x00-\x1f\x7f]", "", target).replace("\\", "/").strip()
+    # "//host" and "///host" name a host; urlsplit() reads the second as a path.
+    if not seen.startswith("/") or seen.startswith("//"):
+        return None
+    parts = urlsplit(seen)
+    if parts.scheme or parts.netloc:
+        return None
+    return urlunsplit(("", "", parts.path, parts.query, parts.fragment))
+
+
 def _register_storefront(app: Flask, engine: IntegrationEngine) -> None:
     def merchant() -> dict[str, Any]:
         marketplace = MARKETPLACES.get(session.get("marketplace") or "")
@@ -152,6 +181,11 @@ def _register_storefront(app: Flask, engine: IntegrationEngine) -> None:
         key = session.get("marketplace")
         return {"marketplace": MARKETPLACES.get(key or ""), "marketplace_id": key}
 
+    @app.get("/favicon.ico")
+    def favicon():
+        # Browsers and tools ask for it whatever the page says; the layout links it too.
+        return app.send_static_file("favicon.ico")
+
     @app.get("/")
     def home():
         return render_template("demo/home.html", marketplaces=MARKETPLACES)
@@ -162,11 +196,7 @@ def _register_storefront(app: Flask, engine: IntegrationEngine) -> None:
             key = request.form.get("marketplace", "")
             if key in MARKETPLACES:
                 session["marketplace"] = key
-                target = request.args.get("next") or ""
-                # Only same-site paths: never an open redirect.
-                if not target.startswith("/") or target.startswith("//"):
-                    target = url_for("dashboard")
-                return redirect(target)
+                return redirect(same_site_path(request.args.get("next")) or url_for("dashboard"))
         return render_template("demo/login.html", marketplaces=MARKETPLACES)
 
     @app.post("/logout")

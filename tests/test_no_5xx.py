@@ -12,7 +12,7 @@ import pytest
 from flask import url_for
 from sqlalchemy import select
 
-from addon.models import Delivery
+from addon.models import Base, Delivery
 from addon.webhooks import HEADER
 from tests import test_views_support as support
 from tests.conftest import list_id, purchase
@@ -32,6 +32,14 @@ EVENT = {
 }
 
 
+PLACEHOLDER = re.compile(r"<(?:[^:<>]+:)?(\w+)>")
+
+
+def path_arguments(rule) -> list[str]:
+    """The arguments in the rule's path (``rule.arguments`` also names its defaults)."""
+    return PLACEHOLDER.findall(rule.rule)
+
+
 def path_with(rule, values: dict[str, str]) -> str:
     """The rule's path with each argument replaced by ``values`` (percent-encoded), whether or
     not its converter would build such a URL."""
@@ -40,18 +48,17 @@ def path_with(rule, values: dict[str, str]) -> str:
         name = match.group(1)
         return quote(values.get(name, PLAIN_VALUES.get(name, "1")), safe="")
 
-    return re.sub(r"<(?:[^:<>]+:)?(\w+)>", value, rule.rule)
+    return PLACEHOLDER.sub(value, rule.rule)
 
 
 def addon_tables(engine) -> dict[str, list]:
-    from addon.models import Base
-
-    session = engine.db.session
-    session.expire_all()
-    return {
-        table.name: sorted(map(tuple, session.execute(select(table)).all()), key=repr)
-        for table in Base.metadata.sorted_tables
-    }
+    """Every row of the add-on's tables, read on a connection of its own (so no transaction
+    of the test's session can show an old state)."""
+    with engine.db.engine.connect() as connection:
+        return {
+            table.name: sorted(map(tuple, connection.execute(select(table)).all()), key=repr)
+            for table in Base.metadata.sorted_tables
+        }
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 from flask import url_for
 
 TOKEN = re.compile(r'"X-CSRFToken": "([^"]+)"')
+LOGIN_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 class Merchant:
@@ -20,7 +21,9 @@ class Merchant:
 
     def __init__(self, client, marketplace: str = "acme"):
         self.client = client
-        client.post("/login", data={"marketplace": marketplace})
+        # The demo's sign-in form carries its CSRF token (CSRFProtect).
+        token = LOGIN_TOKEN.search(client.get("/login").text).group(1)
+        client.post("/login", data={"marketplace": marketplace, "csrf_token": token})
         page = client.get(url_for("addon.settings"))
         assert page.status_code == 200, page.status_code
         self.token = TOKEN.search(page.text).group(1)
