@@ -382,6 +382,23 @@ def test_the_rule_wizard_posts_with_the_csrf_token_and_is_refused_without(
         assert host.db.session.scalar(select(func.count()).select_from(Rule)) == 0
 
 
+def test_the_addon_checks_its_screens_itself_when_csrfprotect_checks_nothing_by_default(
+    make_host, icontact
+):
+    # WTF_CSRF_CHECK_DEFAULT = False: the host protects only the views it names.
+    host = make_host(WTF_CSRF_CHECK_DEFAULT=False)
+    with host.app.app_context():
+        integration_id = host.engine.connect(
+            "north", label="Main", username=USERNAME, app_password=PASSWORD
+        ).id
+    north = host.sign_in("north")
+    token = TOKEN.search(north.get(host.url("settings")).text)[1]
+    url = host.url("refresh_integration", integration_id=integration_id)
+
+    assert htmx_post(north, url, {}, token=None).status_code == 400
+    assert htmx_post(north, url, {}, token=token).status_code == 200
+
+
 # -- unknown marketplaces ---------------------------------------------------------------------
 
 
