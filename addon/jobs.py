@@ -50,9 +50,8 @@ from .queue import (
     expanding,
 )
 from .state import config, session, state
-from .sweeper import resume_after_outage, sweep
-
-__all__ = ["drain_integration", "expand_waiting", "process_marketplace", "sweep"]
+from .sweeper import resume_after_outage
+from .sweeper import sweep as sweep  # where it lived first: ``from addon.jobs import sweep``
 
 log = logging.getLogger("addon.jobs")
 
