@@ -11,6 +11,7 @@ same on every run (``derandomize``); set HYPOTHESIS_RANDOM=1 to explore.
 
 from __future__ import annotations
 
+import itertools
 import os
 from urllib.parse import urlencode
 
@@ -101,28 +102,31 @@ QUERY = st.dictionaries(
 HEADER_TEXT = st.text(
     alphabet=st.characters(max_codepoint=255, exclude_categories=("Cc",)), max_size=60
 )
-HEADERS = {
-    "HX-Request": st.sampled_from(["true", "false", "TRUE", "1"]) | HEADER_TEXT,
-    "HX-Target": st.sampled_from(["addon-log-results", "addon-screen", "addon-dialog-slot", ""])
-    | HEADER_TEXT,
-    "HX-Current-URL": st.sampled_from(
-        [
-            "http://localhost/integrations/",
-            "http://localhost/merchant/products/101",
-            "http://[",
-            "::",
-            "http://é/",
-            "http://localhost/" + "x" * 3000,
-        ]
-    )
-    | HEADER_TEXT,
-    "HX-History-Restore-Request": st.just("true"),
-    "X-Addon-Signature": st.sampled_from(
-        ["t=²,v1=00", "t=" + "9" * 400 + ",v1=00", "t=1,v1=é", "v1=", "t=,v1=,", ",,,"]
-    )
-    | HEADER_TEXT,
-    "Accept": st.sampled_from(["application/json", "*/*", "text/html;q=0.1", "image/png"]),
+ODD_HEADERS = {
+    "HX-Request": ["true", "false", "TRUE", "1", ""],
+    "HX-Target": ["addon-log-results", "addon-screen", "addon-dialog-slot", "", "#", "x" * 3000],
+    "HX-Current-URL": [
+        "http://localhost/integrations/",
+        "http://localhost/merchant/products/101",
+        "http://[",  # urlsplit() raises on it
+        "http://localhost:99999/",
+        "::",
+        "http://é/",
+        "",
+        "http://localhost/" + "x" * 3000,
+    ],
+    "HX-History-Restore-Request": ["true", "false"],
+    "X-Addon-Signature": [
+        "t=²,v1=00",
+        "t=" + "9" * 400 + ",v1=00",
+        "t=1,v1=é",
+        "v1=",
+        "t=,v1=,",
+        ",,,",
+    ],
+    "Accept": ["application/json", "*/*", "text/html;q=0.1", "image/png", "application/json;q=x"],
 }
+HEADERS = {name: st.sampled_from(values) | HEADER_TEXT for name, values in ODD_HEADERS.items()}
 METHODS = ["GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE"]
 
 
@@ -255,6 +259,29 @@ def test_every_page_takes_odd_query_values_without_a_5xx(app, engine, owned, bro
                 swept += 1
     assert swept > 1000
     assert addon_tables(engine) == before, "a GET changed the tables"
+
+
+def test_every_page_takes_odd_headers_without_a_5xx(app, engine, owned, browsers):
+    """A sweep: every route of the add-on and the storefront with each odd value of each
+    header, as a page and as a fragment (htmx's headers count only with ``HX-Request``)."""
+    client = browsers.clients["merchant"]
+    before = addon_tables(engine)
+    swept = 0
+    for rule in addon_rules(app) + storefront_rules(app):
+        known = {**KNOWN_STOREFRONT_VALUES, **PLAIN_VALUES, **owned}
+        path = path_with(rule, {name: known.get(name, "1") for name in path_arguments(rule)})
+        for name, values in ODD_HEADERS.items():
+            for value, fragment in itertools.product(values, (False, True)):
+                headers = {"X-CSRFToken": "forged", name: value}
+                if fragment and name != "HX-Request":
+                    headers["HX-Request"] = "true"
+                # Writes with a forged token: refused, so the tables must stay as they were.
+                for method in sorted(rule.methods & {"GET", "POST"}):
+                    outcome = send(client, method, path, {}, headers, {})
+                    check(engine, None, method, f"{path} {headers}", outcome)
+                    swept += 1
+    assert swept > 500
+    assert addon_tables(engine) == before, "a refused request changed the tables"
 
 
 @FUZZ

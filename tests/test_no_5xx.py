@@ -120,6 +120,18 @@ def test_an_odd_signature_timestamp_or_digest_is_401_and_stores_nothing(client, 
     assert all(not rows for rows in addon_tables(engine).values())
 
 
+# -- htmx's headers -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("current_url", ["http://[", "http://localhost:99999/", "::", ""])
+def test_an_htmx_request_from_a_page_whose_address_is_no_url_is_answered(
+    merchant, integration, current_url
+):
+    headers = {"HX-Current-URL": current_url}
+    for endpoint in ("addon.settings", "addon.global_rules", "addon.logs"):
+        assert merchant.get(endpoint, htmx=True, headers=headers).status_code == 200
+
+
 # -- ids in paths --------------------------------------------------------------------------
 
 ODD_IDS = [

@@ -51,7 +51,10 @@ def pushes_history(req: Request | None = None) -> bool:
     req = req or request
     if not is_htmx(req):
         return True
-    path = urlsplit(req.headers.get("HX-Current-URL", "")).path
+    try:
+        path = urlsplit(req.headers.get("HX-Current-URL", "")).path
+    except ValueError:  # not a URL ("http://["): where the page is, is unknown; leave it be
+        return False
     prefix = url_for(".settings").rstrip("/")
     return path == prefix or path.startswith(prefix + "/")
 
