@@ -105,11 +105,20 @@ def logs_screen():
 
 
 def log_entry(entry_id: int):
-    """One entry's details: inline under its row for htmx, a page of its own otherwise."""
+    """One entry's details: inline under its row for htmx, a page of its own otherwise (its
+    link in an opened row without JavaScript, a reload, a bookmark).
+
+    The page's way back keeps the search it was opened from (the link carries its filters
+    and page); an invalid filter is left out, as the search leaves it out.
+    """
     entry = owned(logs.get_log_entry, entry_id)
     if is_htmx():
         return render_template("addon/_log_detail.html", entry=entry)
-    return render_template("addon/log_entry.html", entry=entry, tab="logs")
+    back = query_args(filter_form(request.args))
+    page = request.args.get("page", 1, type=int)
+    if page > 1:
+        back["page"] = str(page)
+    return render_template("addon/log_entry.html", entry=entry, tab="logs", back=back)
 
 
 def retry_entry(entry_id: int):

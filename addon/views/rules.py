@@ -6,11 +6,13 @@ The wizard is the same for global and product rules and for editing: three GET s
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice  # type: ignore[import-untyped]
 
@@ -21,6 +23,8 @@ from ..models import Integration, ProviderList, Rule
 from ..state import engine
 from .guard import marketplace, owned
 from .htmx import close_dialog, fragment, render_dialog, render_screen
+
+log = logging.getLogger(__name__)
 
 STEPS = ("trigger", "integration", "list")
 WIZARD = "addon/rule_wizard.html"
@@ -42,6 +46,18 @@ class Place:
         if self.product_id:
             return url_for(".product_tab", product_id=self.product_id)
         return url_for(".global_rules")
+
+    @property
+    def host_url(self) -> str | None:
+        """The host's own page of the product (``ADDON_PRODUCT_ENDPOINT``), if it named one."""
+        endpoint = current_app.config.get("ADDON_PRODUCT_ENDPOINT")
+        if not (endpoint and self.product_id):
+            return None
+        try:
+            return url_for(endpoint, product_id=self.product_id)
+        except BuildError:
+            log.warning("ADDON_PRODUCT_ENDPOINT %r takes no product_id: no link back", endpoint)
+            return None
 
     def context(self) -> dict[str, Any]:
         mid = marketplace()
@@ -152,8 +168,28 @@ class Wizard:
             "list", status, form=form, chosen=chosen, integration=integration, **context
         )
 
+    def refresh_lists(self) -> Response:
+        """The list *Refresh* of step 3 without JavaScript (a submit of the step's form): fetch
+        the integration's lists again and answer the whole step, every choice kept."""
+        chosen = ConnectionStepForm(request.form, integrations=self.integrations)
+        if not chosen.validate():
+            return self.integration_step(request.form, 422)
+        integration = owned(integrations.get_integration, chosen.integration_id.data)
+        error = None
+        try:
+            integrations.refresh_lists(marketplace(), integration.id)
+        except IntegrationError as exc:
+            error = str(exc)
+        form = ListStepForm()
+        form.list_id.choices = list_choices(integration)
+        return self.render(
+            "list", form=form, chosen=chosen, integration=integration, error=error, refreshed=True
+        )
+
     def save(self) -> Response:
         """Submit on step 3: resolve the list (offering to create a typed one), save the rule."""
+        if request.form.get("refresh") == "lists":
+            return self.refresh_lists()
         form = ListStepForm()
         chosen = ConnectionStepForm(request.form, integrations=self.integrations)
         if not chosen.validate():

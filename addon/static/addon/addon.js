@@ -4,7 +4,8 @@
  *   and close with Escape by following their Close link (which fetches the screen under
  *   them and puts its URL back). Focus returns to what opened them.
  * - Focus survives an in-place swap (a refreshed row) when the new content has the same id.
- * - Copy buttons (data-addon-copy="<id>") copy that element's text.
+ * - Copy buttons (data-addon-copy="<id>") copy that element's text; they come hidden, for
+ *   without this script they could do nothing.
  * - A failed request that the server did not explain still says something.
  */
 (function () {
@@ -47,11 +48,24 @@
     if (target) target.focus();
   }
 
+  function showCopyButtons(root) {
+    if (!root || !root.querySelectorAll) return;
+    Array.prototype.forEach.call(root.querySelectorAll("[data-addon-copy][hidden]"), function (button) {
+      button.hidden = false;
+    });
+  }
+
   // At the swap, not only at htmx:load (which waits for the settle delay): in between, a dialog
   // rendered open would show as a plain box that Escape cannot close.
-  document.addEventListener("htmx:afterSwap", function () { openDialogs(document); });
+  document.addEventListener("htmx:afterSwap", function () {
+    openDialogs(document);
+    showCopyButtons(document);
+  });
   document.addEventListener("htmx:load", function (event) { openDialogs(event.target); });
-  document.addEventListener("DOMContentLoaded", function () { openDialogs(document); });
+  document.addEventListener("DOMContentLoaded", function () {
+    openDialogs(document);
+    showCopyButtons(document);
+  });
 
   document.addEventListener("htmx:beforeRequest", function () {
     var active = document.activeElement;
