@@ -53,6 +53,9 @@ class EmbeddedRedis:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Out of reach of a terminal's Ctrl-C: it stops when its owner says so (stop()),
+            # after the workers that still talk to it.
+            start_new_session=True,
         )  # fmt: skip
         self._wait()
 
