@@ -10,8 +10,9 @@ from tests.conftest import APP_ID, PASSWORD, USERNAME
 
 
 def test_connect_through_the_wizard_failing_once_with_a_wrong_password(
-    signed_in, live_url, icontact, shot, context
+    signed_in, live_url, icontact, shot, context, console
 ):
+    console.expect(422)  # the refused password
     page = signed_in
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_url)
     page.get_by_role("link", name="Integrations", exact=True).first.click()

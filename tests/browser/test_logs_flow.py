@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.conftest import list_id
+from tests.conftest import list_id, purchase
 
 
 def fire(page, live_url, email: str, product: str) -> None:
@@ -74,6 +74,61 @@ def test_fire_events_and_find_them_with_the_log_search(
     # Refresh Logs shows what the worker did since.
     run_jobs()
     page.get_by_label("Status").select_option(label="Any status")
-    page.get_by_role("button", name="Refresh Logs").click()
+    page.get_by_role("link", name="Refresh Logs").click()
     expect(entries).to_have_count(3)
     expect(page).to_have_url(re.compile(r"status=&"))
+
+
+def test_retry_all_failed_queues_every_failed_entry_of_the_search(
+    signed_in, live_url, engine, purchase_rule, icontact, run_jobs
+):
+    purchase(engine, "ann@example.com")
+    run_jobs()
+    icontact.delete_list(list_id(icontact, "Customers"))
+    purchase(engine, "bob@example.com")
+    purchase(engine, "cy@example.com")
+    run_jobs()
+
+    page = signed_in
+    page.goto(f"{live_url}/integrations/logs")
+    entries = page.locator(".addon-log-entry")
+    expect(entries.filter(has_text="Failed")).to_have_count(2)
+    page.get_by_role("button", name="Retry all failed (2)").click()
+    expect(page.get_by_text("Queued 2 failed entries again.")).to_be_visible()
+    expect(entries.filter(has_text="Pending")).to_have_count(2)
+    expect(page.get_by_role("button", name=re.compile("Retry all failed"))).to_have_count(0)
+
+    # The worker tries them again; the list is still gone, so they fail again, once more.
+    run_jobs()
+    page.get_by_role("link", name="Refresh Logs").click()
+    expect(entries.filter(has_text="Failed")).to_have_count(2)
+    entries.first.locator("summary").click()
+    expect(entries.first.locator(".addon-facts")).to_contain_text("Attempts2")
+
+
+def test_quick_filter_changes_on_a_slow_network_keep_the_console_clean(
+    signed_in, live_url, engine, purchase_rule, icontact, run_jobs, page
+):
+    """A filter changed while the last search is on its way waits for it: aborting it made
+    htmx log an error (htmx:sendAbort) for each change."""
+    purchase(engine, "ann@example.com")
+    run_jobs()
+    icontact.delete_list(list_id(icontact, "Customers"))
+    purchase(engine, "bob@example.com")
+    run_jobs()
+    page.goto(f"{live_url}/integrations/logs")
+    page.wait_for_function("window.htmx !== undefined")
+    network = page.context.new_cdp_session(page)
+    network.send("Network.enable")
+    network.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 400, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+    status = page.get_by_label("Status")
+    for label in ("Failed", "Success", "Any status", "Failed"):
+        status.select_option(label=label)
+    page.get_by_label("Search").press_sequentially("bo", delay=20)
+    entries = page.locator(".addon-log-entry")
+    expect(page).to_have_url(re.compile(r"q=bo&status=failed"), timeout=10_000)
+    expect(entries).to_have_count(1)
+    expect(entries.first).to_contain_text("bob@example.com")

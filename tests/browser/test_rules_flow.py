@@ -11,8 +11,9 @@ from tests.conftest import USERNAME, list_id
 
 
 def test_product_rule_with_list_refresh_and_a_typed_list(
-    signed_in, live_url, integration, icontact, shot
+    signed_in, live_url, integration, icontact, shot, console
 ):
+    console.expect(422)  # the offer to create the typed list
     page = signed_in
     page.get_by_role("link", name="Single-Origin Sampler").click()
     tab = page.locator("#addon-screen")
@@ -54,7 +55,10 @@ def test_product_rule_with_list_refresh_and_a_typed_list(
     shot("product-tab")
 
 
-def test_global_rule_created_edited_and_deleted(signed_in, live_url, integration, icontact, shot):
+def test_global_rule_created_edited_and_deleted(
+    signed_in, live_url, integration, icontact, shot, console
+):
+    console.expect(422)  # Submit without a list
     page = signed_in
     page.goto(f"{live_url}/integrations/")
     page.get_by_role("link", name="Global Rules").click()
@@ -114,3 +118,28 @@ def test_global_rule_created_edited_and_deleted(signed_in, live_url, integration
     expect(page).to_have_url(f"{live_url}/integrations/rules")
     expect(page.get_by_role("heading", name="Global Rules")).to_be_visible()
     shot("global-rules")
+
+
+def test_a_step_answered_with_errors_keeps_the_policy_when_the_browser_styled_its_fields(
+    signed_in, live_url, integration, console
+):
+    """Browsers and their extensions (autofill, password managers) style form fields through
+    the DOM. htmx once copied those styles onto the fields of the answer, an inline style that
+    the screens' Content-Security-Policy refuses: five violations for each 422."""
+    console.expect(422)
+    page = signed_in
+    response = page.goto(f"{live_url}/integrations/rules/new")
+    assert "style-src 'self'" in response.headers["content-security-policy"]
+    dialog = page.get_by_role("dialog", name="New Rule (global)")
+    dialog.get_by_label("Product Purchased").check()
+    dialog.get_by_role("button", name="Next Step").click()
+    dialog.get_by_role("button", name="Next Step").click()
+    expect(dialog.get_by_label("List", exact=True)).to_be_visible()
+    page.evaluate(
+        "document.querySelectorAll('#addon-dialog [id]')"
+        ".forEach(field => { field.style.backgroundColor = 'rgb(232, 240, 254)'; })"
+    )
+    dialog.get_by_role("button", name="Submit").click()
+    expect(dialog.get_by_text("Choose a list, or type the name of one.")).to_be_visible()
+    # The answer's fields are the server's, unstyled.
+    assert page.evaluate("document.querySelectorAll('#addon-dialog [style]').length") == 0

@@ -1,0 +1,95 @@
+"""On a phone (360 and 390 px wide) nothing scrolls sideways and every action is in reach:
+tables become cards, the log's rows stack, the filters wrap."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import list_id, purchase
+
+
+def phone(width: int):
+    return pytest.param(
+        width,
+        marks=pytest.mark.browser_context_args(viewport={"width": width, "height": 780}),
+        id=f"{width}px",
+    )
+
+
+@pytest.fixture
+def busy_merchant(engine, integration, purchase_rule, icontact, run_jobs):
+    """Acme with rules, a long email address among its customers, and a failed entry."""
+    engine.add_rule(
+        "acme",
+        trigger="subscription.canceled",
+        integration_id=integration.id,
+        action="remove",
+        list_name="Abandoned Carts",
+        product_id="101",
+    )
+    purchase(engine, "a.customer.with.a.rather.long.address@example-company.com")
+    purchase(engine, "bob@example.com", product_id="102")
+    run_jobs()
+    icontact.delete_list(list_id(icontact, "Customers"))
+    purchase(engine, "cy@example.com")
+    run_jobs()
+
+
+@pytest.mark.parametrize("width", [phone(360), phone(390)])
+def test_the_three_tabs_and_a_products_tab_fit_the_phone(
+    width, signed_in, live_url, busy_merchant, no_overflow, shot
+):
+    page = signed_in
+    page.goto(f"{live_url}/integrations/")
+    expect(page.get_by_role("row", name=re.compile("Main iContact"))).to_contain_text("Connected")
+    no_overflow()
+    shot(f"setup-{width}")
+
+    page.get_by_role("link", name="Global Rules").click()
+    expect(page.get_by_role("row", name=re.compile("Product Purchased"))).to_be_visible()
+    no_overflow()
+    shot(f"global-rules-{width}")
+
+    page.get_by_role("link", name="Logs").click()
+    entries = page.locator(".addon-log-entry")
+    expect(entries).to_have_count(3)
+    entries.first.locator("summary").click()
+    expect(entries.first).to_contain_text("Why it failed.")
+    no_overflow()
+    shot(f"logs-{width}")
+
+    page.goto(f"{live_url}/merchant/products/101")
+    tab = page.locator("#addon-screen")
+    expect(tab.get_by_role("row", name=re.compile("Subscription Canceled"))).to_be_visible()
+    no_overflow()
+    shot(f"product-{width}")
+
+
+@pytest.mark.parametrize("width", [phone(360)])
+def test_edit_a_rule_and_retry_on_the_phone(
+    width, signed_in, live_url, busy_merchant, icontact, no_overflow, shot
+):
+    """The cards' buttons work: Edit a rule through its wizard, then Retry all failed."""
+    page = signed_in
+    page.goto(f"{live_url}/integrations/rules")
+    row = page.get_by_role("row", name=re.compile("Product Purchased"))
+    row.get_by_role("link", name=re.compile("^Edit rule")).click()
+    dialog = page.get_by_role("dialog", name="Edit Rule")
+    expect(dialog.get_by_label("Product Purchased")).to_be_checked()
+    no_overflow()
+    dialog.get_by_role("button", name="Next Step").click()
+    dialog.get_by_role("button", name="Next Step").click()
+    dialog.get_by_label("List", exact=True).select_option(label="Refunds")
+    no_overflow()
+    shot("edit-rule-list-step")
+    dialog.get_by_role("button", name="Submit").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.get_by_role("row", name=re.compile("Product Purchased"))).to_contain_text("Refunds")
+
+    page.get_by_role("link", name="Logs").click()
+    page.get_by_role("button", name="Retry all failed (1)").click()
+    expect(page.get_by_text("Queued 1 failed entry again.")).to_be_visible()
+    no_overflow()
