@@ -115,7 +115,7 @@ def expand_waiting(
     queue = state().queue
     if queue is not None:
         # Cleared before reading, so an event committed from now on enqueues a fresh job.
-        queue.connection.delete(expand_flag(marketplace_id))
+        queue.connection.delete(expand_flag(queue, marketplace_id))
     with expanding(queue, marketplace_id, wait) as ours:
         if not ours:
             # Another worker is matching them, and looks again once it is done (below).
@@ -154,7 +154,7 @@ def drain_integration(integration_id: int, helper: int = 0) -> str:
     queue = state().queue
     if queue is not None:
         # Cleared first, whatever this job then finds, so the next ask enqueues a fresh job.
-        queue.connection.delete(drain_flag(integration_id, helper))
+        queue.connection.delete(drain_flag(queue, integration_id, helper))
     with _resuming_after_outage():
         return _drain_integration(integration_id)
 

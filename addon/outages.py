@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from . import deliveries
+from .queue import redis_key
 from .state import config, session, state
 
 log = logging.getLogger("addon.outages")
@@ -33,8 +34,9 @@ PATIENCE_SECONDS = 30.0
 #: few seconds, and the work should resume within a second or two of it.
 FIRST_PAUSE_SECONDS = 0.1
 LONGEST_PAUSE_SECONDS = 2.0
-#: Owners whose leases the sweeper gives back (Redis sorted set, scored by the lease's end).
-ABANDONED_KEY = "addon:abandoned-leases"
+#: Owners whose leases the sweeper gives back (a Redis sorted set of this deployment's, see
+#: :func:`addon.queue.redis_key`, scored by the lease's end).
+ABANDONED = "abandoned-leases"
 
 #: What the waits use; a test replaces them instead of sleeping.
 clock: Callable[[], float] = time.monotonic
@@ -116,7 +118,7 @@ def abandon(owner: str) -> None:
         return
     until = time.time() + int(config()["ADDON_LEASE_SECONDS"])
     try:
-        queue.connection.zadd(ABANDONED_KEY, {owner: until})
+        queue.connection.zadd(redis_key(queue, ABANDONED), {owner: until})
     except (RedisError, OSError) as exc:
         log.warning("Redis unavailable, leases of %s left to lapse: %s", owner, exc)
 
@@ -135,8 +137,9 @@ def release_abandoned() -> int:
         return 0
     try:
         now = time.time()
-        queue.connection.zremrangebyscore(ABANDONED_KEY, "-inf", now)  # lapsed by now
-        found = cast(list[bytes], queue.connection.zrangebyscore(ABANDONED_KEY, now, "+inf"))
+        key = redis_key(queue, ABANDONED)
+        queue.connection.zremrangebyscore(key, "-inf", now)  # lapsed by now
+        found = cast(list[bytes], queue.connection.zrangebyscore(key, now, "+inf"))
     except (RedisError, OSError) as exc:
         log.warning("Redis unavailable, abandoned leases left to lapse: %s", exc)
         return 0
@@ -147,7 +150,7 @@ def release_abandoned() -> int:
         deliveries.release_all(owner)
     session().commit()
     try:
-        queue.connection.zrem(ABANDONED_KEY, *owners)
+        queue.connection.zrem(key, *owners)
     except (RedisError, OSError):
         pass  # given back already: a second release changes nothing
     return len(owners)

@@ -68,12 +68,20 @@ def safe_enqueue(queue: Queue | None, func, *args, job_id: str | None = None, at
         return None
 
 
-def expand_flag(marketplace_id: str) -> str:
-    return f"addon:queued:expand:{marketplace_id}"
+def redis_key(queue: Queue, *parts: object) -> str:
+    """A Redis key of this deployment's: named after its queue (``ADDON_QUEUE``), so two
+    deployments that share one Redis database never take each other's flags and locks."""
+    return ":".join(("addon", queue.name, *map(str, parts)))
 
 
-def drain_flag(integration_id: int, helper: int = 0) -> str:
-    return f"addon:queued:drain:{integration_id}" + (f":helper{helper}" if helper else "")
+def expand_flag(queue: Queue, marketplace_id: str) -> str:
+    return redis_key(queue, "queued", "expand", marketplace_id)
+
+
+def drain_flag(queue: Queue, integration_id: int, helper: int = 0) -> str:
+    return redis_key(
+        queue, "queued", "drain", integration_id, *((f"helper{helper}",) if helper else ())
+    )
 
 
 def _first_to_flag(queue: Queue, flag: str) -> bool:
@@ -95,7 +103,9 @@ def enqueue_expand(queue: Queue | None, marketplace_id: str, coalesce: bool = Tr
 
     A Redis outage leaves the events stored for the sweeper.
     """
-    if queue is None or (coalesce and not _first_to_flag(queue, expand_flag(marketplace_id))):
+    if queue is None or (
+        coalesce and not _first_to_flag(queue, expand_flag(queue, marketplace_id))
+    ):
         return
     safe_enqueue(
         queue,
@@ -120,7 +130,11 @@ def enqueue_drain(
     """
     if queue is None:
         return
-    if at is None and coalesce and not _first_to_flag(queue, drain_flag(integration_id, helper)):
+    if (
+        at is None
+        and coalesce
+        and not _first_to_flag(queue, drain_flag(queue, integration_id, helper))
+    ):
         return
     safe_enqueue(
         queue,
@@ -148,7 +162,7 @@ def expanding(queue: Queue | None, marketplace_id: str, wait: float = 0.0) -> It
         yield True
         return
     lock = queue.connection.lock(
-        f"addon:expanding:{marketplace_id}",
+        redis_key(queue, "expanding", marketplace_id),
         timeout=EXPANDING_SECONDS,
         sleep=0.005,  # a chunk takes tens of milliseconds: don't oversleep its end
         blocking=wait > 0,

@@ -19,11 +19,10 @@ from sqlalchemy import select
 
 from . import deliveries, outages
 from .models import Event
-from .queue import enqueue_drain, enqueue_expand
+from .queue import enqueue_drain, enqueue_expand, redis_key
 from .state import config, session, state
 
 log = logging.getLogger("addon.sweeper")
-LOCK_KEY = "addon:sweep:lock"
 
 
 def sweep() -> str:
@@ -94,7 +93,9 @@ def sweep_once(app: Flask) -> str | None:
         queue = app.extensions["addon"].state(app).queue
         interval = int(app.config["ADDON_SWEEP_INTERVAL"])
         try:
-            if queue is not None and not queue.connection.set(LOCK_KEY, "1", nx=True, ex=interval):
+            if queue is not None and not queue.connection.set(
+                redis_key(queue, "sweep", "lock"), "1", nx=True, ex=interval
+            ):
                 return None
         except RedisError as exc:
             log.warning("sweep skipped, Redis unavailable: %s", exc)

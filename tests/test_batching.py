@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from addon.models import CachedContact
+from addon.queue import redis_key
 from addon.ratelimit import TokenBucket
 from tests.conftest import USERNAME, list_id
 
@@ -329,7 +330,9 @@ def test_a_drain_that_runs_dry_waits_for_the_events_another_worker_is_matching(
 
     purchase(engine, "first@example.com")
     purchase(engine, "second@example.com")
-    lock = engine.queue.connection.lock("addon:expanding:acme", timeout=30, thread_local=False)
+    lock = engine.queue.connection.lock(
+        redis_key(engine.queue, "expanding", "acme"), timeout=30, thread_local=False
+    )
     assert lock.acquire(blocking=False)  # the other worker starts matching
 
     def other_worker():

@@ -7,6 +7,7 @@ from sqlalchemy import event, select
 
 from addon.jobs import sweep
 from addon.models import Delivery, Event
+from addon.queue import redis_key
 from addon.sweeper import sweep_once
 from tests.conftest import APP_ID, USERNAME, list_id, purchase
 
@@ -69,7 +70,7 @@ def test_a_killed_workers_leases_expire_and_the_work_is_done_once(
 
 
 def test_only_one_worker_sweeps_per_interval(app, engine):
-    engine.state(app).queue.connection.delete("addon:sweep:lock")
+    engine.state(app).queue.connection.delete(redis_key(engine.state(app).queue, "sweep", "lock"))
     assert sweep_once(app) is not None
     assert sweep_once(app) is None
 
