@@ -6,10 +6,12 @@ import json
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request
+from sqlalchemy.exc import DBAPIError
 
 from . import outbox
 from .errors import InvalidEvent
 from .events import validate_event
+from .outages import database_away, rollback
 from .state import engine
 from .webhooks import HEADER, BadSignature, verify
 
@@ -36,6 +38,10 @@ def exempt_from_host_csrf(app: Flask) -> None:
     protect = app.extensions.get("csrf")
     if protect is not None and hasattr(protect, "exempt"):
         protect.exempt(webhook)
+
+
+#: What a sender is told to wait when the database is away (a restart takes a few seconds).
+RETRY_AFTER_SECONDS = 5
 
 
 def _refuse_constant(name: str):
@@ -84,6 +90,15 @@ def webhook():
         stored_id, new = outbox.record(*event, customer, event_id, fields)
     except InvalidEvent as exc:
         return _error(400, str(exc), field=exc.field)
+    except DBAPIError as exc:
+        if not database_away(exc):
+            raise
+        # Nothing was stored: the sender keeps the event and tries again, as it would after
+        # any 503 (the id makes a second delivery of a stored event harmless).
+        rollback()
+        response = _error(503, "The event could not be stored now; send it again shortly.")
+        response[0].headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     if new:
         return jsonify({"id": stored_id}), 202
     return jsonify({"id": stored_id, "duplicate": True}), 200

@@ -4,7 +4,7 @@ import json
 import time
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from addon.webhooks import sign
 
@@ -101,3 +101,28 @@ def test_without_a_secret_the_webhook_refuses_everything(app, client):
 def test_webhook_needs_no_login_and_no_csrf_token(app, client):
     # The demo's marketplace loader returns None here (nobody signed in).
     assert post(client, {**EVENT, "id": "evt-2"}).status_code == 202
+
+
+def test_while_the_database_is_away_the_sender_is_told_to_send_again(app, client, engine):
+    """503 with Retry-After, nothing stored; the same event sent again once it is back is
+    stored once."""
+    with app.app_context():
+        sa_engine = engine.db.engine
+    error = sa_engine.dialect.loaded_dbapi.OperationalError
+
+    def away(conn, cursor, statement, parameters, context, executemany):
+        raise error("server closed the connection unexpectedly")
+
+    event.listen(sa_engine, "before_cursor_execute", away)
+    try:
+        refused = post(client, EVENT)
+    finally:
+        event.remove(sa_engine, "before_cursor_execute", away)
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"].isdigit()
+    assert "send it again" in refused.get_json()["error"]
+
+    assert post(client, EVENT).status_code == 202
+    with app.app_context():
+        stored = engine.db.session.execute(text("SELECT count(*) FROM addon_event")).scalar()
+    assert stored == 1
