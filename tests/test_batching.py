@@ -707,7 +707,9 @@ def test_batches_go_one_after_the_other_when_icontact_answers_quickly(
     real_prepare = jobs.prepare_batch
 
     def slower_than_the_calls(*args, **kw):
-        busy_until = time.thread_time() + 0.5  # CPU: the worker's own work outlasts the calls
+        # CPU: the worker's own work outlasts the calls, by a margin that holds on a loaded
+        # machine too (the calls' wall time grows with the load, the CPU second does not).
+        busy_until = time.thread_time() + 1.5
         while time.thread_time() < busy_until:
             pass
         return real_prepare(*args, **kw)
