@@ -13,15 +13,16 @@ from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
 from rq import Queue
 
-from . import api, integrations, logs, outbox, rules
 from . import config as defaults
-from .blueprint import make_blueprint
 from .cli import addon_cli
 from .crypto import MISSING_KEY, Vault, derived_key
+from .engine import integrations, logs, outbox, rules
+from .engine.queue import make_queue
 from .environment import from_environ, setting_names
-from .queue import make_queue
 from .state import AppState
-from .views import csp
+from .web import api
+from .web.blueprint import make_blueprint
+from .web.views import csp
 
 log = logging.getLogger("addon")
 
@@ -133,7 +134,7 @@ class IntegrationEngine:
         Raises:
             RuntimeError: the add-on's tables exist but were made without the migrations.
         """
-        from . import db as schema
+        from .store import db as schema
 
         schema.upgrade(self.db.engine)
 

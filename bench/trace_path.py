@@ -8,9 +8,11 @@ an integration with one rule, then traces ``emit`` + commit and the RQ jobs that
 (and ``threading.setprofile`` for the threads the path starts: the batch's calls, the lease
 keeper). The simulator is not the path and is left out.
 
-How it counts: every call of a function of an ``addon`` module is one call; its caller is the
-nearest ``addon`` frame below it (a call through SQLAlchemy or logging back into the add-on
-counts from the add-on module that called the library). A call whose module differs from its
+How it counts: every call of a function of an ``addon`` module is one call (a generator
+expression or comprehension resumed by its consumer is not a call of its own, nor is a module
+body run by an import); its caller is the nearest ``addon`` frame below it (a call through
+SQLAlchemy or logging back into the add-on counts from the add-on module that called the
+library). A call whose module differs from its
 caller's is a crossing ``caller → callee``. For each pair of modules, a *visit back* is a
 crossing that goes the other way from the pair's previous crossing (``A → B`` then ``B → A``):
 a pair visited back and forth is a loop in the path. Calling a module several times from the
@@ -59,11 +61,19 @@ class Trace:
                 self.visits_back[key] += 1
             self._last_direction[key] = (caller, callee)
 
+    def _pair_totals(self) -> Counter[tuple[str, str]]:
+        totals: Counter[tuple[str, str]] = Counter()
+        for (caller, callee), count in self.crossings.items():
+            a, b = sorted((caller, callee))
+            totals[(a, b)] += count
+        return totals
+
     def report(self) -> str:
         lines = [
             f"modules entered: {len(self.modules)} (target <= {MAX_MODULES})",
             f"calls of add-on functions: {self.calls}",
             f"module crossings: {sum(self.crossings.values())}",
+            f"most crossings between one pair: {max(self._pair_totals().values(), default=0)}",
             f"most visits back of one pair: {max(self.visits_back.values(), default=0)}"
             f" (target <= {MAX_VISITS_BACK})",
             "",
@@ -79,6 +89,8 @@ class Trace:
 
 
 def _module_of(frame: Any) -> str | None:
+    if frame.f_code.co_name.startswith("<") and frame.f_code.co_name != "<lambda>":
+        return None  # <genexpr>, <listcomp>, <module>: part of the frame that made them
     name = frame.f_globals.get("__name__", "")
     if name == "addon" or name.startswith("addon."):
         if name.startswith("addon.sandbox"):
@@ -119,10 +131,10 @@ def trace_one_purchase() -> Trace:
     from rq import SimpleWorker
     from sqlalchemy import create_engine, select
 
-    from addon.db import upgrade
     from addon.embedded_redis import EmbeddedRedis
-    from addon.models import Delivery
     from addon.sandbox import SandboxState, create_sandbox_app, serve_in_thread
+    from addon.store.db import upgrade
+    from addon.store.models import Delivery
     from wsgi import create_app
 
     sandbox = SandboxState()
@@ -179,7 +191,7 @@ def trace_one_purchase() -> Trace:
                         purchase_type="primary",
                     )
                     engine.db.session.commit()
-                    worker.work(burst=True, with_scheduler=True)
+                    worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
                 finally:
                     sys.setprofile(None)
                     threading.setprofile(None)  # type: ignore[arg-type]

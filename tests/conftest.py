@@ -11,8 +11,8 @@ from rq import SimpleWorker
 from sqlalchemy import create_engine, text
 
 from addon.embedded_redis import EmbeddedRedis
-from addon.models import Base
 from addon.sandbox import SandboxState, create_sandbox_app, serve_in_thread
+from addon.store.models import Base
 from wsgi import create_app
 
 APP_ID = "test-app-id"
@@ -60,7 +60,7 @@ def database_uri(tmp_path):
     """
     from sqlalchemy import inspect
 
-    from addon.db import VERSION_TABLE, upgrade
+    from addon.store.db import VERSION_TABLE, upgrade
 
     shared = os.environ.get("SQLALCHEMY_DATABASE_URI")
     uri = shared or f"sqlite:///{tmp_path / 'test.db'}"

@@ -6,9 +6,9 @@ import time
 import pytest
 from sqlalchemy import select
 
-from addon.models import CachedContact
-from addon.queue import redis_key
-from addon.ratelimit import TokenBucket
+from addon.engine.queue import redis_key
+from addon.engine.ratelimit import TokenBucket
+from addon.store.models import CachedContact
 from tests.conftest import USERNAME, list_id
 
 
@@ -46,7 +46,7 @@ def calls(icontact, method, suffix):
 @pytest.fixture
 def call_log(icontact, monkeypatch):
     """Record each API call the client makes (method, path, body size)."""
-    from addon.providers.icontact import IContactClient
+    from addon.providers.icontact.client import IContactClient
 
     recorded = []
     icontact.calls = recorded
@@ -200,7 +200,7 @@ def test_lookups_reserve_their_tokens_in_one_trip_and_never_beyond_the_bucket(ap
 def test_a_long_queue_of_events_is_expanded_in_chunks_by_follow_up_jobs(
     engine, rules, icontact, run_jobs, monkeypatch
 ):
-    from addon import jobs
+    from addon.engine import jobs
 
     monkeypatch.setattr(jobs, "EXPAND_CHUNK", 2)
     for n in range(5):
@@ -215,7 +215,7 @@ def test_events_stored_while_a_drain_works_are_applied_by_that_drain(
 ):
     """Under a steady stream a drain matches rules for what arrived meanwhile, instead of
     leaving it for a job that can only start once the drain ends."""
-    from addon import jobs
+    from addon.engine import jobs
 
     purchase(engine, "first@example.com")
     real_finish = jobs.finish_batch
@@ -244,7 +244,7 @@ def test_a_growing_backlog_keeps_one_queued_job_per_helper_drain(
 ):
     """Each chunk of a backlog asks for helper drains; however many chunks, each helper has
     one job queued, not one per chunk (each would cost a worker a job for nothing)."""
-    from addon import jobs
+    from addon.engine import jobs
 
     app.config["ADDON_CLAIM_BATCH"] = 2
     app.config["ADDON_PARALLEL_DRAINS"] = 3
@@ -265,7 +265,7 @@ def test_one_worker_at_a_time_matches_a_marketplaces_events(
 ):
     """A worker that finds another matching the marketplace's events leaves them to it
     rather than matching them too and throwing the work away."""
-    from addon import deliveries, jobs
+    from addon.engine import deliveries, jobs
 
     purchase(engine, "first@example.com")
     matched = []
@@ -289,7 +289,7 @@ def test_events_left_to_a_busy_worker_are_matched_once_it_is_done(
 ):
     """The job of an event stored while another worker matched a chunk finds it busy and
     ends; that worker looks again when it is done, so the event is not left waiting."""
-    from addon import deliveries, jobs
+    from addon.engine import deliveries, jobs
 
     engine.emit(  # no rule for it: nothing to apply, so no drain follows its matching
         "subscription.charged",
@@ -326,7 +326,7 @@ def test_a_drain_that_runs_dry_waits_for_the_events_another_worker_is_matching(
     (and leave this worker idle): it waits for that worker and applies what it wrote."""
     import threading
 
-    from addon import deliveries, jobs
+    from addon.engine import deliveries, jobs
 
     purchase(engine, "first@example.com")
     purchase(engine, "second@example.com")
@@ -354,7 +354,7 @@ def test_a_drain_that_runs_dry_waits_for_the_events_another_worker_is_matching(
 def test_events_are_matched_while_redis_is_down(app, engine, rules, integration, monkeypatch):
     from redis.exceptions import ConnectionError as RedisConnectionError
 
-    from addon import jobs
+    from addon.engine import jobs
 
     purchase(engine, "first@example.com")
     queue = app.extensions["addon"].state(app).queue
@@ -370,7 +370,7 @@ def test_events_are_matched_while_redis_is_down(app, engine, rules, integration,
 
 
 def test_a_worker_keeps_a_connection_for_every_lookup_it_runs_at_once(app, integration):
-    from addon.integrations import client_for
+    from addon.engine.integrations import client_for
 
     app.config["ADDON_ICONTACT_CONCURRENCY"] = 24
     with app.app_context():
@@ -386,8 +386,8 @@ def test_deliveries_waiting_behind_their_own_customer_do_not_hold_up_other_custo
     a claim looks past the pile, however long, to the next customer's."""
     import datetime as dt
 
-    from addon import deliveries, jobs
-    from addon.models import Delivery
+    from addon.engine import deliveries, jobs
+    from addon.store.models import Delivery
 
     for n in range(7):
         purchase(engine, "busy@example.com", product_id=f"p{n}")
@@ -416,8 +416,8 @@ def test_a_claim_that_loses_the_deliveries_it_read_to_another_worker_takes_the_n
     which ended its drain and left it idle beside the backlog."""
     import datetime as dt
 
-    from addon import deliveries, jobs
-    from addon.models import Delivery
+    from addon.engine import deliveries, jobs
+    from addon.store.models import Delivery
 
     emails = [f"race{n}@example.com" for n in range(8)]
     for email in emails:
@@ -454,7 +454,7 @@ def test_the_database_work_of_a_batch_does_not_grow_with_its_size(
     worker's time)."""
     from sqlalchemy import event as sa_event
 
-    from addon import jobs
+    from addon.engine import jobs
 
     def statements_to_apply(customers: int, prefix: str) -> int:
         for n in range(customers):
@@ -486,7 +486,7 @@ def test_no_statement_of_a_drain_reads_the_whole_delivery_log(
     outcomes find their rows through an index (lease renewals once scanned the table)."""
     from sqlalchemy import event as sa_event
 
-    from addon import jobs
+    from addon.engine import jobs
 
     with app.app_context():
         db_engine = app.extensions["addon"].db.engine
@@ -521,7 +521,7 @@ def test_no_statement_of_a_drain_reads_the_whole_delivery_log(
 def test_two_workers_learning_the_same_customer_both_write_their_outcomes(app, engine, integration):
     """Two batches with the same new customer (say, one per list) run on two workers; each
     looked the contact up and each remembers it: the second must not fail its write."""
-    from addon.contacts import known_contacts, remember_contacts
+    from addon.engine.contacts import known_contacts, remember_contacts
 
     with app.app_context():
         session = app.extensions["addon"].db.session
@@ -542,10 +542,10 @@ def test_a_batch_claimed_long_ago_is_checked_before_calling_and_skips_what_was_t
 
     from sqlalchemy import update
 
-    from addon import deliveries, jobs
-    from addon.integrations import client_for
-    from addon.models import Delivery, Integration
+    from addon.engine import deliveries, jobs
+    from addon.engine.integrations import client_for
     from addon.providers import PROVIDERS
+    from addon.store.models import Delivery, Integration
 
     provider = PROVIDERS["icontact"]
     sent = []
@@ -590,9 +590,9 @@ def test_a_delivery_whose_lease_was_taken_over_mid_batch_keeps_its_new_owners_st
 
     from sqlalchemy import update
 
-    from addon import deliveries
-    from addon.models import Delivery
+    from addon.engine import deliveries
     from addon.providers import PROVIDERS
+    from addon.store.models import Delivery
 
     provider = PROVIDERS["icontact"]
 
@@ -628,7 +628,7 @@ def slow_network(monkeypatch, seconds, before_calls=None):
     the batches out: started by the drain, their calls not yet done."""
     import dataclasses
 
-    from addon import jobs
+    from addon.engine import jobs
     from addon.providers import PROVIDERS
 
     provider = PROVIDERS["icontact"]
@@ -657,7 +657,7 @@ def slow_network(monkeypatch, seconds, before_calls=None):
 
 
 def spy_on_claims(monkeypatch, timeline, out):
-    from addon import deliveries
+    from addon.engine import deliveries
 
     real_claim = deliveries.claim
 
@@ -674,7 +674,7 @@ def test_a_drain_prepares_the_next_batch_while_a_slow_icontact_works_on_the_curr
 ):
     """When a batch waits longer for iContact than the worker works on it, the next claim
     overlaps that wait; the calls themselves stay one batch at a time, in claim order."""
-    from addon import jobs
+    from addon.engine import jobs
 
     app.config["ADDON_CLAIM_BATCH"] = 10
     emails = [f"p{n:02}@example.com" for n in range(40)]
@@ -697,7 +697,7 @@ def test_batches_go_one_after_the_other_when_icontact_answers_quickly(
     app, engine, rules, integration, icontact, monkeypatch
 ):
     """A nearby API: overlapping would save nothing, the two threads would only take turns."""
-    from addon import jobs
+    from addon.engine import jobs
 
     app.config["ADDON_CLAIM_BATCH"] = 10
     for n in range(40):
@@ -723,7 +723,7 @@ def test_batches_go_one_after_the_other_when_icontact_answers_quickly(
 def test_rejected_credentials_hold_the_batch_out_and_the_one_prepared_behind_it(
     app, engine, rules, integration, icontact, run_jobs, call_log, monkeypatch
 ):
-    from addon.models import Delivery
+    from addon.store.models import Delivery
 
     app.config["ADDON_CLAIM_BATCH"] = 10
     for n in range(40):
@@ -758,7 +758,7 @@ def test_a_batch_prepared_behind_another_knows_the_contacts_that_one_created(
 ):
     """The next batch is claimed while the one before it is out, but its cached contact ids
     are read when its own calls start: a customer that batch created costs no lookup."""
-    from addon.providers.icontact import IContactClient
+    from addon.providers.icontact.client import IContactClient
 
     app.config["ADDON_CLAIM_BATCH"] = 10
     looked_up = []

@@ -12,9 +12,9 @@ from sqlalchemy import create_engine, inspect
 
 from addon import IntegrationEngine
 from addon import cli as addon_cli
-from addon import db as schema
-from addon.models import NEEDS_ATTENTION, Integration
 from addon.sandbox import server as sandbox_server
+from addon.store import db as schema
+from addon.store.models import NEEDS_ATTENTION, Integration
 from tests.conftest import PASSWORD, list_id, purchase
 from wsgi import create_app
 

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from addon import IntegrationError
-from addon.models import Integration
+from addon.store.models import Integration
 from tests.conftest import PASSWORD, USERNAME
 
 

@@ -1,5 +1,5 @@
-"""``GET {prefix}/healthz`` and ``addon.health.check()``: 200 when the add-on can work, else 503,
-with the numbers on-call looks at next."""
+"""``GET {prefix}/healthz`` and ``addon.web.health.check()``: 200 when the add-on can work,
+else 503, with the numbers on-call looks at next."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import datetime as dt
 import time_machine
 from flask import Flask
 
-from addon import IntegrationEngine, deliveries, health
+from addon import IntegrationEngine
 from addon.embedded_redis import free_port
-from addon.models import NEEDS_ATTENTION
+from addon.engine import deliveries
+from addon.store.models import NEEDS_ATTENTION
+from addon.web import health
 from tests.conftest import purchase
 from wsgi import create_app
 

@@ -27,9 +27,9 @@ from redis import Redis
 from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from addon.models import Event
 from addon.sandbox.server import serve_in_thread
-from addon.webhooks import sign
+from addon.store.models import Event
+from addon.web.webhooks import sign
 from tests.conftest import APP_ID, PASSWORD, USERNAME, list_id
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "mounting.md"

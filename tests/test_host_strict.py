@@ -26,8 +26,8 @@ from sqlalchemy import Column, Integer, String, Table, func, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from addon import IntegrationEngine
-from addon.models import Event, Rule
-from addon.webhooks import sign
+from addon.store.models import Event, Rule
+from addon.web.webhooks import sign
 from tests.conftest import APP_ID, PASSWORD, USERNAME, list_id
 
 TEMPLATES = Path(__file__).resolve().parent / "host_templates" / "strict"

@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from addon.models import Event
+from addon.store.models import Event
 from tests.conftest import purchase
 
 
@@ -87,7 +87,7 @@ def test_pruning_never_drops_pending_work(app, engine, integration, run_jobs):
 def test_log_counts_tell_how_many_match_and_how_many_of_those_failed(
     app, engine, purchase_rule, run_jobs
 ):
-    from addon.logs import count_logs_and_failed
+    from addon.engine.logs import count_logs_and_failed
 
     purchase(engine, "good@example.com", event_id="o-1")
     purchase(engine, "bad@example", event_id="o-2")  # not a deliverable address: fails

@@ -5,10 +5,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import event, select
 
-from addon.jobs import sweep
-from addon.models import Delivery, Event
-from addon.queue import redis_key
-from addon.sweeper import sweep_once
+from addon.engine.jobs import sweep
+from addon.engine.queue import redis_key
+from addon.engine.sweeper import sweep_once
+from addon.store.models import Delivery, Event
 from tests.conftest import APP_ID, USERNAME, list_id, purchase
 
 
@@ -51,7 +51,7 @@ def test_events_stored_during_a_redis_outage_are_swept_later(
 def test_a_killed_workers_leases_expire_and_the_work_is_done_once(
     engine, integration, icontact, run_jobs
 ):
-    from addon import deliveries
+    from addon.engine import deliveries
 
     add_rule(engine, integration)
     purchase(engine)
@@ -88,7 +88,7 @@ def test_rejected_credentials_hold_work_until_the_merchant_fixes_them(
     entries = engine.logs("acme")
     assert [e.status for e in entries] == ["pending", "pending"]
     assert any("held" in e.message for e in entries)
-    from addon.integrations import update_integration
+    from addon.engine.integrations import update_integration
 
     update_integration("acme", integration.id, password="new-app-password")
     run_jobs()
@@ -103,8 +103,8 @@ def test_held_work_asked_for_again_still_resumes_as_soon_as_the_credentials_are_
     """A drain that finds the integration held (here asked for by a retry) clears its
     coalescing flag all the same, so fixing the credentials starts the work at once rather
     than when the sweeper comes by."""
-    from addon.integrations import update_integration
-    from addon.queue import enqueue_drain
+    from addon.engine.integrations import update_integration
+    from addon.engine.queue import enqueue_drain
 
     add_rule(engine, integration)
     icontact.change_password(USERNAME, "new-app-password", app_id=APP_ID)
@@ -167,7 +167,7 @@ def test_a_list_deleted_in_icontact_fails_at_once_saying_what_to_do(
 def test_retrying_a_failed_entry_keeps_its_place_and_applies_once(
     engine, integration, icontact, run_jobs
 ):
-    from addon.retries import retry_delivery, retry_failed
+    from addon.engine.retries import retry_delivery, retry_failed
 
     add_rule(engine, integration)
     icontact.faults.update(error_500_rate=1.0)
@@ -205,7 +205,7 @@ def test_a_temporary_failure_part_way_keeps_what_was_done(
     """The subscribe call fails after the contacts were created: only it is retried."""
     add_rule(engine, integration)
     from addon.providers.base import TemporaryFailure
-    from addon.providers.icontact import IContactClient
+    from addon.providers.icontact.client import IContactClient
 
     real_subscribe = IContactClient.subscribe
     IContactClient.subscribe = lambda self, pairs, status="normal": (_ for _ in ()).throw(
@@ -225,7 +225,7 @@ def test_a_retried_entry_that_a_later_event_overtook_is_skipped(
     app, engine, integration, icontact, run_jobs
 ):
     """Retrying an old purchase after the refund that followed it must not re-add them."""
-    from addon.retries import retry_delivery
+    from addon.engine.retries import retry_delivery
 
     app.config["ADDON_RETRY_WINDOW"] = 1
     add_rule(engine, integration)
@@ -315,7 +315,7 @@ class DatabaseOutage:
 def outage(app, monkeypatch):
     """``outage(matches, lasting, after_commit=False)``: arm a :class:`DatabaseOutage`; the
     worker's pauses between tries are recorded in ``outage.pauses`` instead of slept."""
-    from addon import outages
+    from addon.engine import outages
 
     pauses = []
     monkeypatch.setattr(outages, "pause", pauses.append)
@@ -345,7 +345,7 @@ def leases(statement):
 @pytest.fixture
 def subscribes(monkeypatch):
     """The subscription calls the worker makes, one list of pairs per call."""
-    from addon.providers.icontact import IContactClient
+    from addon.providers.icontact.client import IContactClient
 
     made = []
     real = IContactClient.subscribe
@@ -451,7 +451,7 @@ def test_leases_a_drain_could_not_give_back_are_given_back_by_the_next_sweep(
 ):
     """The database stayed away longer than the worker waits for it: the next sweep after it
     answers gives the leases back, rather than letting them lapse (five minutes)."""
-    from addon import outages
+    from addon.engine import outages
 
     monkeypatch.setattr(outages, "PATIENCE_SECONDS", 0.0)
     add_rule(engine, integration)
@@ -473,7 +473,7 @@ def test_leases_a_drain_could_not_give_back_are_given_back_by_the_next_sweep(
 def test_a_worker_waits_for_the_database_with_backoff_for_a_bounded_time(app, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
-    from addon import outages
+    from addon.engine import outages
 
     now = [0.0]
     monkeypatch.setattr(outages, "clock", lambda: now[0])
@@ -494,7 +494,7 @@ def test_a_worker_waits_for_the_database_with_backoff_for_a_bounded_time(app, mo
 def test_an_error_that_is_not_an_outage_is_not_retried(app):
     from sqlalchemy.exc import IntegrityError
 
-    from addon import outages
+    from addon.engine import outages
 
     tries = []
 

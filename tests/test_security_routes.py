@@ -10,8 +10,8 @@ import pytest
 from flask import url_for
 from sqlalchemy import select
 
-from addon.api import is_public_endpoint
-from addon.models import Delivery
+from addon.store.models import Delivery
+from addon.web.api import is_public_endpoint
 from tests import test_views_support as support
 from tests.conftest import PASSWORD, USERNAME
 

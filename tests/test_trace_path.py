@@ -17,5 +17,5 @@ def test_one_purchase_goes_from_emit_to_its_log_entry_without_loops():
     trace = trace_one_purchase()
     print(trace.report())
     # emit, the expansion, the provider call and the outcome write are all on the path
-    assert {"addon.extension", "addon.providers.icontact"} <= set(trace.modules)
+    assert {"addon.extension", "addon.providers.icontact.client"} <= set(trace.modules)
     assert max(trace.visits_back.values(), default=0) <= MAX_VISITS_BACK

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from addon.events import PURCHASE_TYPES
+from addon.engine.events import PURCHASE_TYPES
 from tests.conftest import find_contact, list_id
 
 CUSTOMER = {"email": "Ann@Example.com", "first_name": "Ann", "last_name": "Lee", "phone": "555"}

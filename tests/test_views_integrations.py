@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from addon.models import Integration, Rule
+from addon.store.models import Integration, Rule
 from tests import test_views_support as support
 from tests.conftest import APP_ID, PASSWORD, USERNAME
 from tests.test_views_support import fresh

@@ -8,8 +8,8 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import select
 
-from addon.models import Rule
-from addon.triggers import TRIGGERS
+from addon.engine.triggers import TRIGGERS
+from addon.store.models import Rule
 from tests import test_views_support as support
 from tests.conftest import USERNAME, list_id
 from tests.test_views_support import fresh

@@ -6,7 +6,7 @@ import time
 import pytest
 from sqlalchemy import event, text
 
-from addon.webhooks import sign
+from addon.web.webhooks import sign
 
 SECRET = "whsec-test"
 EVENT = {

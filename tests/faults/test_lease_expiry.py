@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from addon.models import Delivery
+from addon.store.models import Delivery
 from tests.faults.scenario import APP_ID, PASSWORD, wait_until_done
 
 CUSTOMERS = 10

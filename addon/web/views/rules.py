@@ -1,0 +1,347 @@
+"""Rules: the Global Rules tab, a product's Integrations tab, and the New/Edit Rule wizard.
+
+The wizard is the same for global and product rules and for editing: three GET steps
+(trigger → integration and action → list) whose URLs carry the choices so far, then a POST.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+from werkzeug.routing import BuildError
+from werkzeug.wrappers import Response
+from wtforms import SelectChoice  # type: ignore[import-untyped]
+
+from ...engine import integrations, rules
+from ...errors import IntegrationError
+from ...state import engine
+from ...store.models import Integration, ProviderList, Rule
+from ..forms import ConnectionStepForm, ListStepForm, TriggerStepForm
+from .guard import marketplace, owned
+from .htmx import (
+    close_dialog,
+    fragment,
+    render_dialog,
+    render_screen,
+)
+
+log = logging.getLogger(__name__)
+
+STEPS = ("trigger", "integration", "list")
+WIZARD = "addon/rule_wizard.html"
+
+
+@dataclass
+class Place:
+    """Where rules are listed: the Global Rules tab, or one product's Integrations tab."""
+
+    product_id: str | None = None
+    product_name: str | None = None
+
+    @property
+    def template(self) -> str:
+        return "addon/product_tab.html" if self.product_id else "addon/global_rules.html"
+
+    @property
+    def url(self) -> str:
+        if self.product_id:
+            return url_for(".product_tab", product_id=self.product_id)
+        return url_for(".global_rules")
+
+    @property
+    def host_url(self) -> str | None:
+        """The host's own page of the product (``ADDON_PRODUCT_ENDPOINT``), if it named one."""
+        endpoint = current_app.config.get("ADDON_PRODUCT_ENDPOINT")
+        if not (endpoint and self.product_id):
+            return None
+        try:
+            return url_for(endpoint, product_id=self.product_id)
+        except BuildError:
+            log.warning("ADDON_PRODUCT_ENDPOINT %r takes no product_id: no link back", endpoint)
+            return None
+
+    def context(self) -> dict[str, Any]:
+        mid = marketplace()
+        if self.product_id is None:
+            return {
+                "tab": "global_rules",
+                "place": self,
+                "rules": rules.list_rules(mid, scope="global"),
+            }
+        return {
+            "place": self,
+            "rules": rules.list_rules(mid, self.product_id),
+            "global_count": len(rules.list_rules(mid, scope="global")),
+        }
+
+
+def product_place(product_id: str) -> Place:
+    """The product's place, or 404 for a product the host does not know for this merchant."""
+    name = engine().product_name(marketplace(), product_id)
+    if name is None:
+        abort(404)
+    return Place(product_id, name)
+
+
+def place_of(rule: Rule) -> Place:
+    return product_place(rule.product_id) if rule.product_id else Place()
+
+
+def global_rules():
+    """The Global Rules tab: rules that apply to every product."""
+    place = Place()
+    return render_screen(place.template, **place.context())
+
+
+def product_tab(product_id: str):
+    """A product's rules: the fragment a host embeds in its product page (full page on reload)."""
+    place = product_place(product_id)
+    return render_screen(place.template, **place.context())
+
+
+# -- the wizard -----------------------------------------------------------------------------
+
+
+class Wizard:
+    """One run of the rule wizard: new (global or product) or editing ``rule``."""
+
+    def __init__(self, place: Place, rule: Rule | None = None):
+        self.place, self.rule = place, rule
+        self.integrations = integrations.list_integrations(marketplace())
+        # What the steps start from: the rule being edited, else "add" as the usual action.
+        self.prefill: dict[str, Any] = {"action": "add"}
+        if rule is not None:
+            self.prefill = {
+                "trigger": rule.trigger,
+                "integration_id": rule.integration_id,
+                "action": rule.action,
+                "list_id": rule.list_id,
+            }
+
+    def url(self, step: str, **params: Any) -> str:
+        if self.rule is not None:
+            return url_for(".edit_rule", rule_id=self.rule.id, step=step, **params)
+        return url_for(".new_rule", step=step, product_id=self.place.product_id, **params)
+
+    def carried(self, form) -> dict[str, Any]:
+        """The choices made so far, for the Back links."""
+        names = ("trigger", "integration_id", "action")
+        return {n: form[n].data for n in names if n in form and form[n].data not in (None, "")}
+
+    def render(self, step: str, status: int = 200, **context: Any) -> Response:
+        return render_dialog(
+            WIZARD,
+            self.place.context,
+            status,
+            parent_template=self.place.template,
+            wizard=self,
+            step=step,
+            step_number=STEPS.index(step) + 1,
+            **context,
+        )
+
+    def trigger_step(self, status: int = 200, form: TriggerStepForm | None = None) -> Response:
+        form = form or TriggerStepForm(request.args or None, data=self.prefill)
+        return self.render("trigger", status, form=form)
+
+    def integration_step(self, formdata, status: int = 200) -> Response:
+        trigger = TriggerStepForm(formdata)
+        if not trigger.validate():
+            return self.trigger_step(422, trigger)
+        form = ConnectionStepForm(formdata, data=self.prefill, integrations=self.integrations)
+        if status == 422:
+            form.validate()
+        return self.render("integration", status, form=form)
+
+    def list_step(self, formdata, form: ListStepForm | None = None, **context: Any) -> Response:
+        """Step 3 (or the earliest step whose choice is missing or invalid)."""
+        chosen = ConnectionStepForm(formdata, integrations=self.integrations)
+        if not chosen.validate():
+            return self.integration_step(formdata, 422)
+        integration = owned(integrations.get_integration, chosen.integration_id.data)
+        if form is None:
+            form = ListStepForm(formdata=None, data={**self.prefill, **chosen.data})
+            if self.rule is None or self.rule.integration_id != integration.id:
+                form.list_id.data = None
+        form.list_id.choices = list_choices(integration)
+        status = 422 if form.errors or context.get("offer") else 200
+        return self.render(
+            "list", status, form=form, chosen=chosen, integration=integration, **context
+        )
+
+    def refresh_lists(self) -> Response:
+        """The list *Refresh* of step 3 without JavaScript (a submit of the step's form): fetch
+        the integration's lists again and answer the whole step, every choice kept."""
+        chosen = ConnectionStepForm(request.form, integrations=self.integrations)
+        if not chosen.validate():
+            return self.integration_step(request.form, 422)
+        integration = owned(integrations.get_integration, chosen.integration_id.data)
+        error = None
+        try:
+            integrations.refresh_lists(marketplace(), integration.id)
+        except IntegrationError as exc:
+            error = str(exc)
+        form = ListStepForm()
+        form.list_id.choices = list_choices(integration)
+        return self.render(
+            "list", form=form, chosen=chosen, integration=integration, error=error, refreshed=True
+        )
+
+    def save(self) -> Response:
+        """Submit on step 3: resolve the list (offering to create a typed one), save the rule."""
+        if request.form.get("refresh") == "lists":
+            return self.refresh_lists()
+        form = ListStepForm()
+        chosen = ConnectionStepForm(request.form, integrations=self.integrations)
+        if not chosen.validate():
+            return self.integration_step(request.form, 422)
+        if not form.validate():
+            return self.list_step(request.form, form)
+        mid = marketplace()
+        integration = owned(integrations.get_integration, chosen.integration_id.data)
+        list_id, offer = resolve_list(mid, integration, form)
+        if list_id is None:
+            return self.list_step(request.form, form, offer=offer)
+        fields = {
+            "trigger": chosen.trigger.data,
+            "integration_id": integration.id,
+            "action": chosen.action.data,
+            "list_id": list_id,
+        }
+        try:
+            if self.rule is None:
+                rules.add_rule(mid, product_id=self.place.product_id, **fields)
+            else:
+                rules.update_rule(mid, self.rule.id, **fields)
+        except IntegrationError as exc:
+            form.list_id.errors = [str(exc)]
+            return self.list_step(request.form, form)
+        verb = "Saved" if self.rule else "Added"
+        return close_dialog(
+            self.place.template, self.place.url, self.place.context, f"{verb} the rule."
+        )
+
+    def step(self, step: str) -> Response:
+        if request.method == "POST":
+            if step != STEPS[-1]:
+                abort(405)
+            return self.save()
+        if step == "trigger":
+            return self.trigger_step()
+        if step == "integration":
+            return self.integration_step(request.args)
+        return self.list_step(request.args)
+
+
+def list_choices(integration: Integration) -> list[SelectChoice]:
+    return [SelectChoice("", "Choose a list…")] + [
+        SelectChoice(item.remote_id, item.name) for item in integration.lists
+    ]
+
+
+def find_list(integration: Integration, name: str) -> ProviderList | None:
+    wanted = name.strip().lower()
+    return next((item for item in integration.lists if item.name.lower() == wanted), None)
+
+
+def resolve_list(
+    mid: str, integration: Integration, form: ListStepForm
+) -> tuple[str | None, str | None]:
+    """The list the merchant means, as ``(list_id, None)``; or ``(None, name)`` to offer
+    creating a typed name that iContact does not have; or ``(None, None)`` with a field error.
+
+    A typed name wins over the dropdown. An unknown name is looked up once more after a
+    refresh (it may have been created in iContact since), and created only when confirmed.
+    """
+    typed = (form.list_name.data or "").strip()
+    if not typed:
+        return form.list_id.data, None
+    found = find_list(integration, typed)
+    try:
+        if found is None:
+            found = find_list(integrations.refresh_lists(mid, integration.id), typed)
+        if found is None and form.create_list.data == typed:
+            found = integrations.create_list(mid, integration.id, typed)
+    except IntegrationError as exc:
+        form.list_name.errors = [str(exc)]
+        return None, None
+    if found is None:
+        return None, typed
+    return found.remote_id, None
+
+
+def new_rule(step: str = "trigger", product_id: str | None = None):
+    """The New Rule wizard, over Global Rules or over a product's tab."""
+    place = product_place(product_id) if product_id is not None else Place()
+    return Wizard(place).step(step)
+
+
+def edit_rule(rule_id: int, step: str = "trigger"):
+    """The same wizard, filled in with the rule."""
+    rule = owned(rules.get_rule, rule_id)
+    return Wizard(place_of(rule), rule).step(step)
+
+
+def refresh_list_picker(integration_id: int):
+    """The wizard's list *Refresh*: re-fetch the lists and answer the dropdown, selection kept."""
+    integration = owned(integrations.get_integration, integration_id)
+    error = None
+    try:
+        integrations.refresh_lists(marketplace(), integration.id)
+    except IntegrationError as exc:
+        error = str(exc)
+    form = ListStepForm()
+    form.list_id.choices = list_choices(integration)
+    html = render_template(
+        "addon/_list_picker.html", form=form, integration=integration, error=error, refreshed=True
+    )
+    return fragment(html, 502 if error else 200)
+
+
+def delete_rule(rule_id: int):
+    """Ask, then delete the rule; its log entries stay."""
+    rule = owned(rules.get_rule, rule_id)
+    place = place_of(rule)
+    if request.method == "POST":
+        rules.delete_rule(marketplace(), rule.id)
+        return close_dialog(place.template, place.url, place.context, "Deleted the rule.")
+
+    def screen() -> dict[str, Any]:
+        # The dialog names its place itself (htmx renders it without the screen), so the
+        # screen's context must not name it a second time.
+        return {name: value for name, value in place.context().items() if name != "place"}
+
+    return render_dialog(
+        "addon/rule_delete.html",
+        screen,
+        parent_template=place.template,
+        rule=rule,
+        place=place,
+    )
+
+
+def _add_wizard_rules(bp: Blueprint, rule: str, endpoint: str, view: Callable) -> None:
+    steps = "<any(" + ", ".join(STEPS) + "):step>"
+    bp.add_url_rule(rule, endpoint, view, defaults={"step": "trigger"})
+    bp.add_url_rule(f"{rule}/{steps}", endpoint, view, methods=["GET", "POST"])
+
+
+def register(bp: Blueprint) -> None:
+    bp.add_url_rule("/rules", "global_rules", global_rules)
+    bp.add_url_rule("/products/<addon_product:product_id>", "product_tab", product_tab)
+    _add_wizard_rules(bp, "/products/<addon_product:product_id>/rules/new", "new_rule", new_rule)
+    _add_wizard_rules(bp, "/rules/new", "new_rule", new_rule)
+    _add_wizard_rules(bp, "/rules/<addon_id:rule_id>/edit", "edit_rule", edit_rule)
+    bp.add_url_rule(
+        "/rules/<addon_id:rule_id>/delete", "delete_rule", delete_rule, methods=["GET", "POST"]
+    )
+    bp.add_url_rule(
+        "/<addon_id:integration_id>/lists/refresh",
+        "refresh_list_picker",
+        refresh_list_picker,
+        methods=["POST"],
+    )
