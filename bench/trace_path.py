@@ -165,7 +165,7 @@ def trace_one_purchase() -> Trace:
         try:
             with app.app_context():
                 integration = engine.connect(
-                    "acme", label="Trace", username=USERNAME, app_password=PASSWORD
+                    "acme", label="Trace", username=USERNAME, password=PASSWORD
                 )
                 engine.add_rule(
                     "acme",

@@ -130,7 +130,7 @@ def run_jobs(app):
 @pytest.fixture
 def integration(engine, icontact):
     """A connected iContact integration of marketplace ``acme``."""
-    return engine.connect("acme", label="Main iContact", username=USERNAME, app_password=PASSWORD)
+    return engine.connect("acme", label="Main iContact", username=USERNAME, password=PASSWORD)
 
 
 @pytest.fixture

@@ -185,7 +185,7 @@ def test_logs_follow_prints_new_entries_and_status_changes(
     runner, engine, integration, purchase_rule, run_jobs, monkeypatch
 ):
     # Held deliveries stay pending until the integration is fixed.
-    integration.status = NEEDS_ATTENTION
+    engine.db.session.get(Integration, integration.id).status = NEEDS_ATTENTION
     engine.db.session.commit()
     purchase(engine, "ann@example.com")
     run_jobs()

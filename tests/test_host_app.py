@@ -310,7 +310,7 @@ def test_committed_events_reach_icontact_and_the_log(host, icontact):
     engine = host.engine
     with host.app.app_context():
         integration = engine.connect(
-            "acme", label="Main iContact", username=USERNAME, app_password=PASSWORD
+            "acme", label="Main iContact", username=USERNAME, password=PASSWORD
         )
         engine.add_rule(
             "acme",

@@ -231,7 +231,7 @@ def connected(host, icontact) -> dict[str, int]:
     with host.app.app_context():
         return {
             shop: host.engine.connect(
-                shop, label=f"{shop} iContact", username=USERNAME, app_password=PASSWORD
+                shop, label=f"{shop} iContact", username=USERNAME, password=PASSWORD
             ).id
             for shop in SHOPS
         }
@@ -389,7 +389,7 @@ def test_the_addon_checks_its_screens_itself_when_csrfprotect_checks_nothing_by_
     host = make_host(WTF_CSRF_CHECK_DEFAULT=False)
     with host.app.app_context():
         integration_id = host.engine.connect(
-            "north", label="Main", username=USERNAME, app_password=PASSWORD
+            "north", label="Main", username=USERNAME, password=PASSWORD
         ).id
     north = host.sign_in("north")
     token = TOKEN.search(north.get(host.url("settings")).text)[1]

@@ -35,7 +35,7 @@ def addon_rules(app):
 def objects_of(engine, marketplace_id: str, product_id: str, run_jobs) -> dict:
     """One object of each kind for the marketplace: integration, rule, product, log entry."""
     integration = engine.connect(
-        marketplace_id, label="Main iContact", username=USERNAME, app_password=PASSWORD
+        marketplace_id, label="Main iContact", username=USERNAME, password=PASSWORD
     )
     rule = engine.add_rule(
         marketplace_id,

@@ -22,7 +22,7 @@ PURCHASE = {"trigger": "product.purchased"}
 @pytest.fixture
 def second(engine, icontact):
     """Another integration whose label sorts before "Main iContact"."""
-    return engine.connect("acme", label="Backup", username=USERNAME, app_password="app-password-1")
+    return engine.connect("acme", label="Backup", username=USERNAME, password="app-password-1")
 
 
 def chosen(integration, **extra):

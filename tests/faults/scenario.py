@@ -54,7 +54,7 @@ def connect_all(stack: FaultStack) -> tuple[Setup, dict[str, int]]:
             stack.sim.state.register(username, APP_ID, PASSWORD, lists=LISTS)
             integration = engine.connect(
                 marketplace, label=f"{marketplace} iContact", username=username,
-                app_password=PASSWORD,
+                password=PASSWORD,
             )  # fmt: skip
             for spec in RULES:
                 rule = engine.add_rule(

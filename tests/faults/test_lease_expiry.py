@@ -39,7 +39,7 @@ def test_a_batch_that_outlives_its_lease_keeps_the_last_action(fault_stack):
     stack.sim.state.register(USERNAME, APP_ID, PASSWORD, lists=["Customers"])
     with stack.app.app_context():
         engine = stack.app.extensions["addon"]
-        integration = engine.connect("solo", label="solo", username=USERNAME, app_password=PASSWORD)
+        integration = engine.connect("solo", label="solo", username=USERNAME, password=PASSWORD)
         for trigger, action in (("product.purchased", "add"), ("product.refunded", "remove")):
             engine.add_rule(
                 "solo",
