@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 
 from addon.embedded_redis import EmbeddedRedis
 from addon.sandbox import SandboxState, create_sandbox_app, serve_in_thread
+from addon.settings import Settings
 from addon.store.models import Base
 from wsgi import create_app
 
@@ -143,6 +144,15 @@ def purchase_rule(engine, integration):
         action="add",
         list_name="Customers",
     )
+
+
+def configure(app, **values) -> None:
+    """Change ``ADDON_*`` settings of a running app as if it had started with them: its config
+    and the typed settings that ``init_app`` checked, which the engine reads."""
+    app.config.update(values)
+    with app.app_context():
+        state = app.extensions["addon"].state()
+    state.settings = Settings.from_config(app.config)
 
 
 def purchase(engine, email: str = "ann@example.com", product_id: str = "101", **fields) -> str:

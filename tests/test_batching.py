@@ -9,7 +9,7 @@ from sqlalchemy import select
 from addon.engine.queue import redis_key
 from addon.engine.ratelimit import TokenBucket
 from addon.store.models import CachedContact
-from tests.conftest import USERNAME, list_id
+from tests.conftest import USERNAME, configure, list_id
 
 
 @pytest.fixture
@@ -145,7 +145,7 @@ def test_per_customer_order_holds_inside_a_batch(engine, rules, icontact, run_jo
 
 
 def test_the_limiter_never_exceeds_the_allowance(app, engine, rules, icontact, run_jobs):
-    app.config["ADDON_ICONTACT_CALLS_PER_MINUTE"] = 120
+    configure(app, ADDON_ICONTACT_CALLS_PER_MINUTE=120)
     icontact.faults.update(calls_per_minute=120)
     icontact.stats.__init__()  # count from here
     for n in range(12):
@@ -246,8 +246,7 @@ def test_a_growing_backlog_keeps_one_queued_job_per_helper_drain(
     one job queued, not one per chunk (each would cost a worker a job for nothing)."""
     from addon.engine import expansion
 
-    app.config["ADDON_CLAIM_BATCH"] = 2
-    app.config["ADDON_PARALLEL_DRAINS"] = 3
+    configure(app, ADDON_CLAIM_BATCH=2, ADDON_PARALLEL_DRAINS=3)
     monkeypatch.setattr(expansion, "EXPAND_CHUNK", 4)
     for n in range(20):
         purchase(engine, f"backlog{n}@example.com")
@@ -372,7 +371,7 @@ def test_events_are_matched_while_redis_is_down(app, engine, rules, integration,
 def test_a_worker_keeps_a_connection_for_every_lookup_it_runs_at_once(app, integration):
     from addon.engine.integrations import client_for, get_integration
 
-    app.config["ADDON_ICONTACT_CONCURRENCY"] = 24
+    configure(app, ADDON_ICONTACT_CONCURRENCY=24)
     with app.app_context():
         client = client_for(get_integration("acme", integration.id))
     # A smaller pool makes urllib3 discard (and warn about) every connection beyond it.
@@ -675,7 +674,7 @@ def test_a_drain_prepares_the_next_batch_while_a_slow_icontact_works_on_the_curr
     overlaps that wait; the calls themselves stay one batch at a time, in claim order."""
     from addon.engine import expansion, jobs
 
-    app.config["ADDON_CLAIM_BATCH"] = 10
+    configure(app, ADDON_CLAIM_BATCH=10)
     emails = [f"p{n:02}@example.com" for n in range(40)]
     for email in emails:
         purchase(engine, email, product_id="999")  # the global rule only: one delivery each
@@ -698,7 +697,7 @@ def test_batches_go_one_after_the_other_when_icontact_answers_quickly(
     """A nearby API: overlapping would save nothing, the two threads would only take turns."""
     from addon.engine import drain, expansion, jobs
 
-    app.config["ADDON_CLAIM_BATCH"] = 10
+    configure(app, ADDON_CLAIM_BATCH=10)
     for n in range(40):
         purchase(engine, f"q{n:02}@example.com", product_id="999")
     timeline, out = slow_network(monkeypatch, 0.0)
@@ -724,7 +723,7 @@ def test_rejected_credentials_hold_the_batch_out_and_the_one_prepared_behind_it(
 ):
     from addon.store.models import Delivery
 
-    app.config["ADDON_CLAIM_BATCH"] = 10
+    configure(app, ADDON_CLAIM_BATCH=10)
     for n in range(40):
         purchase(engine, f"r{n:02}@example.com", product_id="999")
 
@@ -759,7 +758,7 @@ def test_a_batch_prepared_behind_another_knows_the_contacts_that_one_created(
     are read when its own calls start: a customer that batch created costs no lookup."""
     from addon.providers.icontact.client import IContactClient
 
-    app.config["ADDON_CLAIM_BATCH"] = 10
+    configure(app, ADDON_CLAIM_BATCH=10)
     looked_up = []
     real_find = IContactClient.find_contact
 

@@ -3,7 +3,7 @@
 from sqlalchemy import select
 
 from addon.store.models import Event
-from tests.conftest import purchase
+from tests.conftest import configure, purchase
 
 
 def test_log_entries_say_what_happened(engine, purchase_rule, run_jobs):
@@ -42,7 +42,7 @@ def test_logs_are_newest_first_and_searchable(engine, purchase_rule, run_jobs):
 
 
 def test_logs_keep_the_newest_entries_up_to_the_limit(app, engine, purchase_rule, run_jobs):
-    app.config["ADDON_LOG_LIMIT"] = 3
+    configure(app, ADDON_LOG_LIMIT=3)
     for n in range(5):
         purchase(engine, f"user{n}@example.com", event_id=f"o-{n}")
     run_jobs()
@@ -55,7 +55,7 @@ def test_logs_keep_the_newest_entries_up_to_the_limit(app, engine, purchase_rule
 
 
 def test_pruning_never_drops_pending_work(app, engine, integration, run_jobs):
-    app.config["ADDON_LOG_LIMIT"] = 1
+    configure(app, ADDON_LOG_LIMIT=1)
     engine.add_rule(
         "acme",
         trigger="prospect.created",

@@ -8,7 +8,7 @@ from sqlalchemy import event, select
 from addon.engine.queue import redis_key
 from addon.engine.sweeper import sweep, sweep_once
 from addon.store.models import Delivery, Event, Integration
-from tests.conftest import APP_ID, USERNAME, list_id, purchase
+from tests.conftest import APP_ID, USERNAME, configure, list_id, purchase
 
 
 def only_delivery(engine) -> Delivery:
@@ -149,7 +149,7 @@ def test_temporary_failures_retry_with_backoff_and_show_the_attempt(
 def test_temporary_failures_give_up_after_the_retry_window(
     app, engine, integration, icontact, run_jobs
 ):
-    app.config["ADDON_RETRY_WINDOW"] = 10
+    configure(app, ADDON_RETRY_WINDOW=10)
     add_rule(engine, integration)
     icontact.faults.update(error_500_rate=1.0)
     purchase(engine)
@@ -180,7 +180,7 @@ def test_retrying_a_failed_entry_keeps_its_place_and_applies_once(
     engine.state().queue.connection.flushdb()
     from flask import current_app
 
-    current_app.config["ADDON_RETRY_WINDOW"] = 1
+    configure(current_app, ADDON_RETRY_WINDOW=1)
     purchase(engine, "a@example.com")
     purchase(engine, "b@example.com")
     run_jobs()
@@ -233,7 +233,7 @@ def test_a_retried_entry_that_a_later_event_overtook_is_skipped(
     """Retrying an old purchase after the refund that followed it must not re-add them."""
     from addon.engine.retries import retry_delivery
 
-    app.config["ADDON_RETRY_WINDOW"] = 1
+    configure(app, ADDON_RETRY_WINDOW=1)
     add_rule(engine, integration)
     add_rule(engine, integration, trigger="product.refunded", action="remove")
     purchase(engine, "a@example.com")
@@ -399,7 +399,7 @@ def test_a_batch_out_when_the_next_claim_fails_is_written_not_applied_twice(
     """Under a backlog over a slow network the next batch is claimed while one is out; when
     that claim loses the database, the batch out is written (its calls were made) before the
     rest is handed back, so none of its customers is subscribed a second time."""
-    app.config["ADDON_CLAIM_BATCH"] = 10
+    configure(app, ADDON_CLAIM_BATCH=10)
     add_rule(engine, integration)
     icontact.faults.latency = 0.1  # the calls outlast the worker's own work: claims overlap
     down = outage(nth(leases, 3), lasting=3)

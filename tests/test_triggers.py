@@ -5,7 +5,7 @@ import time
 import pytest
 
 from addon.engine.events import PURCHASE_TYPES
-from tests.conftest import find_contact, list_id
+from tests.conftest import configure, find_contact, list_id
 
 CUSTOMER = {"email": "Ann@Example.com", "first_name": "Ann", "last_name": "Lee", "phone": "555"}
 
@@ -142,7 +142,7 @@ def test_prospect_created_fires_two_hours_later(app, rule, emit, run_jobs, engin
 
 
 def test_prospect_created_applies_when_the_delay_ends(app, rule, emit, run_jobs, engine, members):
-    app.config["ADDON_PROSPECT_DELAY"] = 1
+    configure(app, ADDON_PROSPECT_DELAY=1)
     rule("prospect.created", list_name="Abandoned Carts")
     emit("prospect.created")
     run_jobs()
@@ -163,7 +163,7 @@ def test_prospect_created_applies_when_the_delay_ends(app, rule, emit, run_jobs,
 def test_prospect_is_skipped_when_they_bought_before_the_delay(
     app, rule, emit, run_jobs, engine, members, purchase
 ):
-    app.config["ADDON_PROSPECT_DELAY"] = 1
+    configure(app, ADDON_PROSPECT_DELAY=1)
     rule("prospect.created", list_name="Abandoned Carts")
     emit("prospect.created")
     emit("product.purchased", **purchase)
@@ -179,7 +179,7 @@ def test_prospect_is_skipped_when_they_bought_before_the_delay(
 def test_a_purchase_in_another_marketplace_does_not_suppress(
     app, rule, emit, run_jobs, engine, members
 ):
-    app.config["ADDON_PROSPECT_DELAY"] = 1
+    configure(app, ADDON_PROSPECT_DELAY=1)
     rule("prospect.created", list_name="Abandoned Carts")
     emit("prospect.created")
     engine.emit(

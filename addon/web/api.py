@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, jsonify, request
 from sqlalchemy.exc import DBAPIError
 
 from ..engine import outbox
@@ -50,18 +50,18 @@ def _refuse_constant(name: str):
 
 
 def webhook():
-    config = current_app.config
-    secret = config.get("ADDON_WEBHOOK_SECRET")
+    settings = engine().settings
+    secret = settings.webhook_secret
     if not secret:
         return _error(403, "The event webhook is disabled: ADDON_WEBHOOK_SECRET is not set.")
-    limit = int(config["ADDON_WEBHOOK_MAX_BYTES"])
+    limit = settings.webhook_max_bytes
     if request.content_length is not None and request.content_length > limit:
         return _error(413, f"The body is larger than {limit} bytes.")
     body = request.get_data(cache=False)
     if len(body) > limit:
         return _error(413, f"The body is larger than {limit} bytes.")
     try:
-        verify(request.headers.get(HEADER), body, secret, int(config["ADDON_WEBHOOK_TOLERANCE"]))
+        verify(request.headers.get(HEADER), body, secret, settings.webhook_tolerance)
     except BadSignature as exc:
         return _error(401, str(exc))
     try:
