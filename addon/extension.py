@@ -88,7 +88,7 @@ class IntegrationEngine:
             db.init_app(app)
         self._states[app] = AppState(
             db=db,
-            vault=Vault(self._encryption_key(app)),
+            vault=Vault(self._encryption_key(app, settings)),
             queue=make_queue(app, settings.redis_url),
             settings=settings,
         )
@@ -97,8 +97,7 @@ class IntegrationEngine:
         outbox.follow_transactions(db)
         app.extensions["addon"] = self
         app.register_blueprint(
-            make_blueprint(app.config["ADDON_BLUEPRINT_NAME"]),
-            url_prefix=app.config["ADDON_URL_PREFIX"],
+            make_blueprint(settings.blueprint_name), url_prefix=settings.url_prefix
         )
         app.cli.add_command(addon_cli)
         csp.register(app)
@@ -108,10 +107,9 @@ class IntegrationEngine:
         app.before_request(lambda: api.exempt_from_host_csrf(app))
 
     @staticmethod
-    def _encryption_key(app: Flask) -> str:
-        key = app.config.get("ADDON_ENCRYPTION_KEY")
-        if key:
-            return str(key)
+    def _encryption_key(app: Flask, settings: Settings) -> str:
+        if settings.encryption_key:
+            return settings.encryption_key
         if app.debug or app.testing:
             secret = app.config.get("SECRET_KEY") or "addon-insecure-development-key"
             log.warning(
