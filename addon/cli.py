@@ -109,7 +109,7 @@ def sweep_command() -> None:
     Workers already do this every ADDON_SWEEP_INTERVAL seconds; run it by hand after
     restoring Redis if no worker is running yet.
     """
-    from .engine.jobs import sweep
+    from .engine.sweeper import sweep
 
     click.echo(sweep())
 

@@ -23,6 +23,7 @@ from ..store.models import (
     Integration,
     ProviderList,
     Rule,
+    marketplace_row,
     utcnow,
 )
 from .logs import skip_pending
@@ -34,12 +35,8 @@ MAX_LABEL = 100
 
 def get_integration(marketplace_id: str, integration_id) -> Integration:
     """The marketplace's integration, or IntegrationError (another marketplace's id included)."""
-    try:
-        pk = int(integration_id)
-    except (TypeError, ValueError):
-        raise IntegrationError("Unknown integration") from None
-    integration = session().get(Integration, pk)
-    if integration is None or integration.marketplace_id != marketplace_id:
+    integration = marketplace_row(session(), Integration, marketplace_id, integration_id)
+    if integration is None:
         raise IntegrationError("Unknown integration")
     return integration
 

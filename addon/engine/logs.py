@@ -16,6 +16,7 @@ from ..store.models import (
     PENDING,
     SKIPPED,
     Delivery,
+    marketplace_row,
     utcnow,
 )
 
@@ -103,11 +104,8 @@ def get_log_entry(marketplace_id: str, entry_id) -> Delivery:
     Raises:
         IntegrationError: unknown entry, another marketplace's included.
     """
-    try:
-        entry = session().get(Delivery, int(entry_id))
-    except (TypeError, ValueError):
-        entry = None
-    if entry is None or entry.marketplace_id != marketplace_id:
+    entry = marketplace_row(session(), Delivery, marketplace_id, entry_id)
+    if entry is None:
         raise IntegrationError("Unknown log entry")
     return entry
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from ..state import config, session, state
-from . import deliveries
+from . import leases
 from .queue import redis_key
 
 log = logging.getLogger("addon.outages")
@@ -147,7 +147,7 @@ def release_abandoned() -> int:
     if not owners:
         return 0
     for owner in owners:
-        deliveries.release_all(owner)
+        leases.release_all(owner)
     session().commit()
     try:
         queue.connection.zrem(key, *owners)

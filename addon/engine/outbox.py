@@ -141,8 +141,8 @@ def _store(data: dict[str, Any], join: bool | None) -> tuple[str, bool]:
             _await_commit(session, app_state.queue, data["marketplace_id"], data["id"])
         return data["id"], new
     try:
-        # A Core insert: the ORM's unit of work was half the CPU of an emit, for one row
-        # that nothing in this session reads back.
+        # A Core insert: the ORM's unit of work would cost more than the insert itself, for
+        # one row that nothing in this session reads back.
         session.connection().execute(_INSERT_EVENT, values)
         session.commit()
     except IntegrityError:

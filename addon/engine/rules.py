@@ -12,6 +12,7 @@ from ..store.models import (
     Event,
     Integration,
     Rule,
+    marketplace_row,
 )
 from .integrations import get_integration, refresh_lists
 from .logs import skip_pending
@@ -86,12 +87,8 @@ def add_rule(
 
 
 def get_rule(marketplace_id: str, rule_id) -> Rule:
-    try:
-        pk = int(rule_id)
-    except (TypeError, ValueError):
-        raise IntegrationError("Unknown rule") from None
-    rule = session().get(Rule, pk)
-    if rule is None or rule.marketplace_id != marketplace_id:
+    rule = marketplace_row(session(), Rule, marketplace_id, rule_id)
+    if rule is None:
         raise IntegrationError("Unknown rule")
     return rule
 

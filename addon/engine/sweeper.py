@@ -18,8 +18,9 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from ..state import config, session, state
-from ..store.models import Event
-from . import deliveries, outages
+from ..store.models import Event, utcnow
+from . import outages
+from .leases import integration_ids_with_due_work
 from .queue import enqueue_drain, enqueue_expand, redis_key
 
 log = logging.getLogger("addon.sweeper")
@@ -64,7 +65,7 @@ def _sweep(stale_seconds: int, coalesce: bool) -> str:
     every integration with due, unleased deliveries (a job per flag when ``coalesce``)."""
     queue = state().queue
     released = outages.release_abandoned()
-    stale = deliveries.utcnow() - dt.timedelta(seconds=stale_seconds)
+    stale = utcnow() - dt.timedelta(seconds=stale_seconds)
     db = session()
     marketplaces = list(
         db.scalars(
@@ -75,7 +76,7 @@ def _sweep(stale_seconds: int, coalesce: bool) -> str:
     )
     for marketplace_id in marketplaces:
         enqueue_expand(queue, marketplace_id, coalesce=coalesce)
-    integrations = deliveries.integration_ids_with_due_work()
+    integrations = integration_ids_with_due_work()
     for integration_id in integrations:
         enqueue_drain(queue, integration_id, coalesce=coalesce)
     db.commit()

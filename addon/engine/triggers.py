@@ -58,6 +58,8 @@ TRIGGERS: tuple[Trigger, ...] = (
 
 BY_NAME = {t.name: t for t in TRIGGERS}
 TRIGGER_NAMES = tuple(BY_NAME)
+#: Cart abandonment: its deliveries wait for a delay, and a purchase since skips them.
+PROSPECT = "prospect.created"
 
 # A delinquent subscription has also stopped paying, so Canceled rules fire on it too.
 _EXTRA_TRIGGERS = {"subscription.delinquent": ("subscription.canceled",)}

@@ -7,7 +7,7 @@ them without the host's metadata (and its migrations) ever owning them.
 from __future__ import annotations
 
 import datetime as dt
-from typing import cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -22,7 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 # Stable constraint names keep migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -221,3 +221,23 @@ class CachedContact(Base):
     )
     email_key: Mapped[str] = mapped_column(String(254))
     contact_id: Mapped[str] = mapped_column(String(32))
+
+
+#: The tables whose rows each belong to one marketplace and are reached by id from the screens.
+Owned = TypeVar("Owned", Integration, Rule, Delivery)
+
+
+def marketplace_row(
+    session: Session, model: type[Owned], marketplace_id: str, row_id: Any
+) -> Owned | None:
+    """The row of ``model`` with id ``row_id`` if it is the marketplace's, else None.
+
+    Another marketplace's row is as unknown as a missing one, and so is an id that is not a
+    number (it came from a URL or a form).
+    """
+    try:
+        pk = int(row_id)
+    except (TypeError, ValueError):
+        return None
+    row = session.get(model, pk)
+    return row if row is not None and row.marketplace_id == marketplace_id else None

@@ -22,9 +22,10 @@ from typing import Any
 from flask import Blueprint, jsonify
 from redis.exceptions import RedisError
 from rq import Worker
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..engine.leases import lease_is_free
 from ..state import state
 from ..store import db as schema
 from ..store.models import (
@@ -110,7 +111,7 @@ def _oldest_due_delivery(now: dt.datetime):
         .where(
             Delivery.status == PENDING,
             Delivery.next_attempt_at <= now,
-            or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+            lease_is_free(now),
             Integration.status == CONNECTED,
         )
     )
