@@ -31,8 +31,7 @@ except ImportError:  # pragma: no cover - Windows: SQLite's own busy handler doe
 POLL_SECONDS = 0.001
 #: A writer checkpoints the WAL itself, once it has let the lock go, when this many pages wait
 #: to be copied back (SQLite's own default): SQLite's automatic checkpoint runs inside the
-#: COMMIT, so every other writer waited for its copying and syncing (a tenth of the time the
-#: lock was held in the benchmark).
+#: COMMIT, so every other writer would wait for its copying and syncing.
 CHECKPOINT_PAGES = 1000
 #: SQLite's automatic checkpoint stays as the backstop, at this many WAL pages.
 BACKSTOP_PAGES = 4000

@@ -2,10 +2,10 @@
 
 Imports nothing from Flask: the engine hands it its settings.
 
-Calls go through urllib3, the connection pool under ``requests``: a contact lookup costs a
-worker about half the CPU it did through a ``requests.Session`` (0.74-0.82 against 1.3-1.8
-ms, measured with 32 lookups in flight), and a batch makes hundreds of them. The
-proxy and CA settings are still read from the environment the way requests reads them.
+Calls go through urllib3, the connection pool under ``requests``, without the layers
+``requests.Session`` adds to every call: a batch makes hundreds of contact lookups, and the
+worker's CPU per lookup is what limits a batch (see BENCHMARKS.md). The proxy and CA settings
+are still read from the environment the way requests reads them.
 """
 
 from __future__ import annotations

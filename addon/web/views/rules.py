@@ -180,13 +180,7 @@ class Wizard:
         if not chosen.validate():
             return self.integration_step(request.form, 422)
         integration = owned(integrations.get_integration, chosen.integration_id.data)
-        error = None
-        try:
-            integrations.refresh_lists(marketplace(), integration.id)
-        except IntegrationError as exc:
-            error = str(exc)
-        form = ListStepForm()
-        form.list_id.choices = list_choices(integration)
+        form, error = refreshed_list_step(integration)
         return self.render(
             "list", form=form, chosen=chosen, integration=integration, error=error, refreshed=True
         )
@@ -286,9 +280,9 @@ def edit_rule(rule_id: int, step: str = "trigger"):
     return Wizard(place_of(rule), rule).step(step)
 
 
-def refresh_list_picker(integration_id: int):
-    """The wizard's list *Refresh*: re-fetch the lists and answer the dropdown, selection kept."""
-    integration = owned(integrations.get_integration, integration_id)
+def refreshed_list_step(integration: Integration) -> tuple[ListStepForm, str | None]:
+    """Fetch the integration's lists again: the list step's form over them, and what went
+    wrong if the provider could not be asked (the lists known before are kept)."""
     error = None
     try:
         integrations.refresh_lists(marketplace(), integration.id)
@@ -296,6 +290,13 @@ def refresh_list_picker(integration_id: int):
         error = str(exc)
     form = ListStepForm()
     form.list_id.choices = list_choices(integration)
+    return form, error
+
+
+def refresh_list_picker(integration_id: int):
+    """The wizard's list *Refresh*: re-fetch the lists and answer the dropdown, selection kept."""
+    integration = owned(integrations.get_integration, integration_id)
+    form, error = refreshed_list_step(integration)
     html = render_template(
         "addon/_list_picker.html", form=form, integration=integration, error=error, refreshed=True
     )
