@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, update
 
 from ..logsetup import bind_event
 from ..providers import Action, BatchResult, RejectedCredentials, TemporaryFailure, get_provider
-from ..state import config, session, state
+from ..state import session, settings, state
 from ..store.models import PENDING, Delivery, Integration, table_of
 from ..store.prepared import Prepared, prepare
 from . import outages
@@ -68,7 +68,7 @@ class Applying:
         #: CPU, not wall time: work done beside a batch in flight waits for the GIL too.
         self.own_seconds = 0.0
         self.apply_actions = get_provider(provider).apply_actions
-        self.lookup_threads = int(config()["ADDON_ICONTACT_CONCURRENCY"])
+        self.lookup_threads = settings().icontact_concurrency
         self.began = self.called = 0.0
         self._calls: Future[BatchResult] | None = None
 
@@ -194,7 +194,7 @@ def finish_batch(applying: Applying, owner: str) -> bool:
 def _fresh_claim_seconds() -> float:
     # Nobody can take a lease over before it lapses: a claim this recent is still ours, and
     # renewing it would cost a write (on SQLite, a turn at the one write lock) per batch.
-    return int(config()["ADDON_LEASE_SECONDS"]) / 10
+    return settings().lease_seconds / 10
 
 
 def _outcome_writes(by_key: dict[int, Delivery], result: BatchResult) -> Prepared:

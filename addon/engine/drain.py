@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy.exc import DBAPIError
 
 from ..logsetup import bind_event
-from ..state import config, session, state
+from ..state import session, settings, state
 from ..store.models import CONNECTED, Integration
 from . import leases, outages
 from .applying import Applying, finish_batch, prepare_batch
@@ -62,8 +62,8 @@ def _hand_back(owner: str, exc: BaseException) -> None:
 
 def _claim_size() -> int:
     # A batch must finish well inside its lease even at the account's call allowance.
-    allowance = int(config()["ADDON_ICONTACT_CALLS_PER_MINUTE"])
-    return max(10, min(int(config()["ADDON_CLAIM_BATCH"]), allowance // 2))
+    allowance = settings().icontact_calls_per_minute
+    return max(10, min(settings().claim_batch, allowance // 2))
 
 
 def _drain(integration: Integration, client, owner: str) -> str:
@@ -78,7 +78,7 @@ def _drain(integration: Integration, client, owner: str) -> str:
     created.
     """
     done = 0
-    deadline = time.monotonic() + float(config()["ADDON_DRAIN_SECONDS"])
+    deadline = time.monotonic() + settings().drain_seconds
     # Read once: every commit expires the row, and each read of it after one is a SELECT.
     integration_id, marketplace_id = integration.id, integration.marketplace_id
     provider = integration.provider

@@ -9,7 +9,7 @@ import math
 
 from sqlalchemy import insert, select, update
 
-from ..state import config, session, state
+from ..state import session, settings, state
 from ..store.models import PENDING, Delivery, Event, Rule, table_of, utcnow
 from ..store.prepared import prepare
 from .queue import enqueue_drain, enqueue_expand, expand_flag, expanding
@@ -56,14 +56,14 @@ def expand_waiting(
         # and left them to it.
         enqueue_expand(queue, marketplace_id)
     now = utcnow()
-    batch = int(config()["ADDON_CLAIM_BATCH"])
+    batch = settings().claim_batch
     for integration_id, (when, count) in due.items():
         if when > now:
             enqueue_drain(queue, integration_id, at=when)
             continue
         if integration_id != draining and draining is not None:
             enqueue_drain(queue, integration_id)
-        helpers = min(int(config()["ADDON_PARALLEL_DRAINS"]), math.ceil(count / batch)) - 1
+        helpers = min(settings().parallel_drains, math.ceil(count / batch)) - 1
         for helper in range(1, helpers + 1):
             enqueue_drain(queue, integration_id, helper=helper)
     return due
@@ -134,7 +134,7 @@ def delivery_row(event: Event, rule: Rule, trigger: str) -> dict:
     """The pending delivery of ``rule`` for ``event``; an abandoned cart waits for its delay."""
     when = event.created_at
     if trigger == PROSPECT:
-        when = event.created_at + dt.timedelta(seconds=int(config()["ADDON_PROSPECT_DELAY"]))
+        when = event.created_at + dt.timedelta(seconds=settings().prospect_delay)
     email = event.payload["customer"]["email"]
     return {
         "marketplace_id": event.marketplace_id,

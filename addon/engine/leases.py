@@ -12,7 +12,7 @@ from typing import cast
 from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
-from ..state import config, session
+from ..state import session, settings
 from ..store.models import PENDING, Delivery, Event, Integration, utcnow
 
 log = logging.getLogger("addon.deliveries")
@@ -139,7 +139,7 @@ def _lease(eligible: list[int], owner: str, limit: int, now: dt.datetime) -> lis
     ids = list(_core(candidates).scalars())
     if not ids:
         return []
-    lease = now + dt.timedelta(seconds=int(config()["ADDON_LEASE_SECONDS"]))
+    lease = now + dt.timedelta(seconds=settings().lease_seconds)
     leased = _core(
         update(Delivery)
         .where(Delivery.id.in_(ids), Delivery.status == PENDING, lease_is_free(now))
@@ -198,7 +198,7 @@ def renew(owner: str) -> set[int]:
     Called right before the provider is called and right before outcomes are written: a
     delivery whose lease another worker took over is neither called for nor written again.
     """
-    seconds = int(config()["ADDON_LEASE_SECONDS"])
+    seconds = settings().lease_seconds
     rows = _core(_renewal(owner, seconds).returning(Delivery.id))
     return {pk for (pk,) in rows}
 
@@ -209,7 +209,7 @@ class LeaseKeeper:
 
     def __init__(self, owner: str):
         self.owner = owner
-        self.seconds = int(config()["ADDON_LEASE_SECONDS"])
+        self.seconds = settings().lease_seconds
         self.bind = cast(Engine, session().get_bind())
         self.interval = max(0.5, self.seconds / 3)
         self._stop = threading.Event()

@@ -9,7 +9,7 @@ from sqlalchemy import CursorResult, case, delete, func, or_, select, update
 from sqlalchemy.orm import defer
 
 from ..errors import IntegrationError
-from ..state import config, session
+from ..state import session, settings
 from ..store.models import (
     FAILED,
     FINISHED,
@@ -126,7 +126,7 @@ def prune_logs(marketplace_id: str, keep: int | None = None) -> int:
     Returns:
         How many entries were deleted.
     """
-    keep = int(config()["ADDON_LOG_LIMIT"]) if keep is None else keep
+    keep = settings().log_limit if keep is None else keep
     db = session()
     finished = (Delivery.marketplace_id == marketplace_id, Delivery.status.in_(FINISHED))
     cutoff = db.execute(

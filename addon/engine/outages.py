@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from ..state import config, session, state
+from ..state import session, settings, state
 from . import leases
 from .queue import redis_key
 
@@ -116,7 +116,7 @@ def abandon(owner: str) -> None:
     queue = state().queue
     if queue is None:
         return
-    until = time.time() + int(config()["ADDON_LEASE_SECONDS"])
+    until = time.time() + settings().lease_seconds
     try:
         queue.connection.zadd(redis_key(queue, ABANDONED), {owner: until})
     except (RedisError, OSError) as exc:

@@ -9,7 +9,7 @@ import random
 from sqlalchemy import or_, select
 
 from ..providers import InvalidData, NotFound, Outcome, ProviderError
-from ..state import config, session
+from ..state import session, settings
 from ..store.models import FAILED, SKIPPED, SUCCESS, Delivery, Event, utcnow
 from .events import is_valid_email
 from .triggers import PROSPECT
@@ -42,7 +42,7 @@ def retry_later(
     if detail is not None:
         delivery.detail = detail
     now = utcnow()
-    window = dt.timedelta(seconds=int(config()["ADDON_RETRY_WINDOW"]))
+    window = dt.timedelta(seconds=settings().retry_window)
     backoff = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** (delivery.attempts - 1))
     wait = max(retry_after or 0, backoff * random.uniform(0.5, 1.0))
     next_at = now + dt.timedelta(seconds=wait)
