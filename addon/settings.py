@@ -45,7 +45,8 @@ class Settings:
     lease_seconds: int = _key("ADDON_LEASE_SECONDS", "positive")
     parallel_drains: int = _key("ADDON_PARALLEL_DRAINS", "positive")
     drain_seconds: float = _key("ADDON_DRAIN_SECONDS", "positive")
-    sweep_interval: float = _key("ADDON_SWEEP_INTERVAL", "positive")
+    #: Whole seconds: it is also the expiry of a Redis lock, which takes no fraction.
+    sweep_interval: int = _key("ADDON_SWEEP_INTERVAL", "positive")
     retry_window: int = _key("ADDON_RETRY_WINDOW", "not_negative")
     login_endpoint: str | None = _key("ADDON_LOGIN_ENDPOINT")
     product_endpoint: str | None = _key("ADDON_PRODUCT_ENDPOINT")

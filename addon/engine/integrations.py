@@ -15,7 +15,7 @@ from ..providers import (
     TemporaryFailure,
     get_provider,
 )
-from ..state import config, session, state
+from ..state import config, session, settings, state
 from ..store.models import (
     CONNECTED,
     NEEDS_ATTENTION,
@@ -65,7 +65,7 @@ def client_for(integration: Integration, max_wait: float | None = 15.0):
         throttle = TokenBucket(
             queue.connection,
             f"addon:ratelimit:{integration.provider}:{integration.account_id}",
-            int(config()["ADDON_ICONTACT_CALLS_PER_MINUTE"]),
+            settings().icontact_calls_per_minute,
             max_wait=max_wait,
         )
     return provider.make_client(
@@ -83,8 +83,8 @@ def shared_http(provider: Provider):
     """The provider's connection pool for this app and process (see
     :meth:`AppState.connections`). Proxy and CA settings are read from the environment
     when it is made, that is once per process."""
-    settings = tuple(config()[key] for key in provider.http_settings)
-    return state().connections((provider.name, *settings), lambda: provider.make_http(config()))
+    values = tuple(config()[key] for key in provider.http_settings)
+    return state().connections((provider.name, *values), lambda: provider.make_http(config()))
 
 
 def _clean_label(marketplace_id: str, label, exclude_id: int | None = None) -> str:

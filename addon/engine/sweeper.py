@@ -17,7 +17,7 @@ from flask import Flask
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from ..state import config, session, state
+from ..state import session, settings, state
 from ..store.models import Event, utcnow
 from . import outages
 from .leases import integration_ids_with_due_work
@@ -35,7 +35,7 @@ def sweep() -> str:
     Returns:
         What was re-enqueued, in words.
     """
-    return _sweep(int(config()["ADDON_SWEEP_INTERVAL"]), coalesce=False)
+    return _sweep(settings().sweep_interval, coalesce=False)
 
 
 def resume_after_outage() -> str | None:
@@ -91,8 +91,8 @@ def _sweep(stale_seconds: int, coalesce: bool) -> str:
 def sweep_once(app: Flask) -> str | None:
     """Sweep unless another worker swept within the interval; returns the summary or None."""
     with app.app_context():
-        queue = app.extensions["addon"].state(app).queue
-        interval = int(app.config["ADDON_SWEEP_INTERVAL"])
+        app_state = app.extensions["addon"].state(app)
+        queue, interval = app_state.queue, app_state.settings.sweep_interval
         try:
             if queue is not None and not queue.connection.set(
                 redis_key(queue, "sweep", "lock"), "1", nx=True, ex=interval
@@ -107,7 +107,7 @@ def sweep_once(app: Flask) -> str | None:
 def start_sweeper(app: Flask) -> threading.Event:
     """Start the timer thread; set the returned event to stop it."""
     stop = threading.Event()
-    interval = float(app.config["ADDON_SWEEP_INTERVAL"])
+    interval = app.extensions["addon"].state(app).settings.sweep_interval
 
     def loop() -> None:
         while not stop.wait(interval):
