@@ -89,7 +89,7 @@ class IntegrationEngine:
         self._states[app] = AppState(
             db=db,
             vault=Vault(self._encryption_key(app, settings)),
-            queue=make_queue(app, settings.redis_url),
+            queue=make_queue(app, settings.redis_url, settings.queue_name),
             settings=settings,
         )
         # Enqueue an event's job when the host's transaction commits (listeners on this

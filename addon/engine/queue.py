@@ -42,11 +42,12 @@ def job_class_for(app: Flask) -> type[AppJob]:
     return type("AddonJob", (AppJob,), {"_flask_app": weakref.ref(app)})
 
 
-def make_queue(app: Flask, redis_url: str | None) -> Queue | None:
+def make_queue(app: Flask, redis_url: str | None, name: str) -> Queue | None:
+    """The RQ queue ``name`` on ``redis_url`` whose jobs run in ``app``; None without Redis."""
     if not redis_url:
         return None
     connection = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=10)
-    return Queue(app.config["ADDON_QUEUE"], connection=connection, job_class=job_class_for(app))
+    return Queue(name, connection=connection, job_class=job_class_for(app))
 
 
 def safe_enqueue(queue: Queue | None, func, *args, job_id: str | None = None, at=None, **kw):
