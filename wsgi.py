@@ -29,10 +29,10 @@ from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped]
 from sqlalchemy import event as sa_event
 
 from addon import IntegrationEngine, InvalidEvent
+from addon.engine.events import PURCHASE_TYPES
+from addon.engine.triggers import TRIGGERS
 from addon.environment import from_environ
-from addon.events import PURCHASE_TYPES
-from addon.sqlite import queued_writer_connect_args
-from addon.triggers import TRIGGERS
+from addon.store.sqlite import queued_writer_connect_args
 
 # The storefront's settings read from environment variables of the same name (the add-on
 # reads its own ADDON_* variables, see addon/environment.py).

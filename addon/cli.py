@@ -13,8 +13,13 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from .models import FAILED, PENDING, SKIPPED, SUCCESS
-from .triggers import TRIGGER_NAMES
+from .engine.triggers import TRIGGER_NAMES
+from .store.models import (
+    FAILED,
+    PENDING,
+    SKIPPED,
+    SUCCESS,
+)
 
 addon_cli = AppGroup(
     "addon",
@@ -68,7 +73,7 @@ def worker_command(burst: bool, fork: bool, name: str | None, json_logs: bool) -
 def run_worker(app: Flask, *, burst: bool = False, fork: bool = False, name: str | None = None):
     """Run an RQ worker with its scheduler on the add-on's queue, with the app-bound job class.
 
-    Also runs the sweeper (see :mod:`addon.sweeper`) unless ``burst``.
+    Also runs the sweeper (see :mod:`addon.engine.sweeper`) unless ``burst``.
 
     Args:
         app: the app whose engine owns the queue.
@@ -78,7 +83,7 @@ def run_worker(app: Flask, *, burst: bool = False, fork: bool = False, name: str
     """
     from rq import SimpleWorker, Worker
 
-    from .sweeper import start_sweeper
+    from .engine.sweeper import start_sweeper
 
     engine = app.extensions["addon"]
     queue = engine.state(app).queue
@@ -104,7 +109,7 @@ def sweep_command() -> None:
     Workers already do this every ADDON_SWEEP_INTERVAL seconds; run it by hand after
     restoring Redis if no worker is running yet.
     """
-    from .jobs import sweep
+    from .engine.sweeper import sweep
 
     click.echo(sweep())
 
@@ -129,7 +134,7 @@ def db_upgrade_command(revision: str) -> None:
     Run it after installing or upgrading the add-on, before starting the web app and the
     workers. Running it again changes nothing.
     """
-    from . import db as schema
+    from .store import db as schema
 
     schema.upgrade(_engine().db.engine, revision)
     click.echo(f"addon tables at revision {revision}")
@@ -138,7 +143,7 @@ def db_upgrade_command(revision: str) -> None:
 @db_group.command("current", short_help="Show the tables' revision and the newest one.")
 def db_current_command() -> None:
     """Show the add-on's schema revision in this database and the newest one shipped."""
-    from . import db as schema
+    from .store import db as schema
 
     with _engine().db.engine.connect() as connection:
         current = schema.current_revision(connection)
@@ -263,7 +268,7 @@ def logs_command(
       flask addon logs acme --status failed
       flask addon logs acme --q ann@example.com --follow
     """
-    from .logs import search_logs
+    from .engine.logs import search_logs
 
     session = _engine().db.session
 
@@ -325,7 +330,7 @@ def rotate_key_command() -> None:
     from cryptography.fernet import InvalidToken
     from sqlalchemy import select
 
-    from .models import Integration
+    from .store.models import Integration
 
     engine = _engine()
     vault, session = engine.state().vault, engine.db.session

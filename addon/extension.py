@@ -2,28 +2,39 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import inspect
 import logging
 import warnings
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
 from rq import Queue
+from sqlalchemy import select
 
-from . import api, integrations, logs, outbox, rules
 from . import config as defaults
-from .blueprint import make_blueprint
 from .cli import addon_cli
 from .crypto import MISSING_KEY, Vault, derived_key
+from .engine import integrations, logs, outbox, rules
+from .engine.queue import make_queue
 from .environment import from_environ, setting_names
-from .queue import make_queue
-from .state import AppState
-from .views import csp
+from .results import ConnectedIntegration, IntegrationRule, LogEntry
+from .settings import Settings
+from .state import NOT_REGISTERED, AppState
+from .store.models import Delivery, Event
+from .web import api
+from .web.blueprint import make_blueprint
+from .web.views import csp
 
 log = logging.getLogger("addon")
+
+#: A host hook, handed back unchanged by the decorator that registers it.
+Hook = TypeVar("Hook", bound=Callable[..., Any])
+Row = TypeVar("Row")
+Result = TypeVar("Result")
 
 
 class IntegrationEngine:
@@ -35,7 +46,7 @@ class IntegrationEngine:
     ``@engine.permission_check`` and ``@engine.known_marketplace``.
     """
 
-    def __init__(self, app: Flask | None = None, *, db: SQLAlchemy | None = None):
+    def __init__(self, app: Flask | None = None, *, db: SQLAlchemy | None = None) -> None:
         self._db = db
         self._states: weakref.WeakKeyDictionary[Flask, AppState] = weakref.WeakKeyDictionary()
         self.marketplace_loader_callback: Callable[[], Any] | None = None
@@ -59,7 +70,8 @@ class IntegrationEngine:
         Raises:
             RuntimeError: when registered twice, or without ``ADDON_ENCRYPTION_KEY`` outside
                 debug and testing.
-            ValueError: an ``ADDON_*`` environment variable of the wrong type.
+            ValueError: an ``ADDON_*`` setting (in the app's config or the environment) of
+                the wrong type or range, naming the key, its value and what it must be.
         """
         if "addon" in app.extensions:
             raise RuntimeError("The Integration Engine is already registered on this app.")
@@ -67,6 +79,8 @@ class IntegrationEngine:
         app.config.update(from_environ(names=[k for k in setting_names() if k not in app.config]))
         for key in setting_names():
             app.config.setdefault(key, getattr(defaults, key))
+        # Checked here, once: a wrong value stops the start-up, not a worker mid-batch.
+        settings = Settings.from_config(app.config)
 
         db = db or self._db or app.extensions.get("sqlalchemy")
         if db is None:
@@ -74,16 +88,16 @@ class IntegrationEngine:
             db.init_app(app)
         self._states[app] = AppState(
             db=db,
-            vault=Vault(self._encryption_key(app)),
-            queue=make_queue(app, app.config["ADDON_REDIS_URL"]),
+            vault=Vault(self._encryption_key(app, settings)),
+            queue=make_queue(app, settings.redis_url, settings.queue_name),
+            settings=settings,
         )
         # Enqueue an event's job when the host's transaction commits (listeners on this
         # db's session only).
         outbox.follow_transactions(db)
         app.extensions["addon"] = self
         app.register_blueprint(
-            make_blueprint(app.config["ADDON_BLUEPRINT_NAME"]),
-            url_prefix=app.config["ADDON_URL_PREFIX"],
+            make_blueprint(settings.blueprint_name), url_prefix=settings.url_prefix
         )
         app.cli.add_command(addon_cli)
         csp.register(app)
@@ -93,10 +107,9 @@ class IntegrationEngine:
         app.before_request(lambda: api.exempt_from_host_csrf(app))
 
     @staticmethod
-    def _encryption_key(app: Flask) -> str:
-        key = app.config.get("ADDON_ENCRYPTION_KEY")
-        if key:
-            return key
+    def _encryption_key(app: Flask, settings: Settings) -> str:
+        if settings.encryption_key:
+            return settings.encryption_key
         if app.debug or app.testing:
             secret = app.config.get("SECRET_KEY") or "addon-insecure-development-key"
             log.warning(
@@ -106,34 +119,43 @@ class IntegrationEngine:
         raise RuntimeError(MISSING_KEY)
 
     def state(self, app: Flask | None = None) -> AppState:
+        """What the engine keeps for ``app`` (default: the current app).
+
+        Raises:
+            RuntimeError: the engine is not registered on that app.
+        """
         app = app or current_app._get_current_object()  # type: ignore[attr-defined]
         try:
             return self._states[app]
         except KeyError:
-            raise RuntimeError(
-                "The Integration Engine is not registered on this app. "
-                "Did you forget to call 'engine.init_app(app)'?"
-            ) from None
+            raise RuntimeError(NOT_REGISTERED) from None
 
     @property
     def db(self) -> SQLAlchemy:
+        """The Flask-SQLAlchemy extension the add-on's tables live in (the current app's)."""
         return self.state().db
 
     @property
     def queue(self) -> Queue | None:
+        """The current app's RQ queue; None without ``ADDON_REDIS_URL``."""
         return self.state().queue
+
+    @property
+    def settings(self) -> Settings:
+        """The current app's ``ADDON_*`` settings, typed and checked by ``init_app``."""
+        return self.state().settings
 
     def prepare_database(self) -> None:
         """Bring the add-on's tables to the newest schema by running its migrations.
 
         Safe on every start of the web app and of each worker: an up-to-date database is left
         as is, and on PostgreSQL concurrent starts wait for each other. Same as
-        ``flask addon db upgrade``; see :mod:`addon.db`.
+        ``flask addon db upgrade``; see :mod:`addon.store.db`.
 
         Raises:
             RuntimeError: the add-on's tables exist but were made without the migrations.
         """
-        from . import db as schema
+        from .store import db as schema
 
         schema.upgrade(self.db.engine)
 
@@ -142,7 +164,7 @@ class IntegrationEngine:
 
     # -- host hooks, Flask-Login style -------------------------------------------------------
 
-    def marketplace_loader(self, callback: Callable[[], Any]) -> Callable[[], Any]:
+    def marketplace_loader(self, callback: Hook) -> Hook:
         """Register the function that returns the current merchant's marketplace id (or None).
 
         Required: the screens ask it on every request.
@@ -150,7 +172,7 @@ class IntegrationEngine:
         self.marketplace_loader_callback = callback
         return callback
 
-    def product_loader(self, callback: Callable[..., str | None]) -> Callable:
+    def product_loader(self, callback: Hook) -> Hook:
         """Register the function that names a marketplace's product.
 
         It is called as ``callback(marketplace_id, product_id)`` (both strings) and returns the
@@ -178,12 +200,12 @@ class IntegrationEngine:
             )
         return callback
 
-    def permission_check(self, callback: Callable[[str], bool]) -> Callable:
+    def permission_check(self, callback: Hook) -> Hook:
         """Register an optional check that the user may manage a marketplace's integrations."""
         self.permission_check_callback = callback
         return callback
 
-    def known_marketplace(self, callback: Callable[[str], bool]) -> Callable:
+    def known_marketplace(self, callback: Hook) -> Hook:
         """Register an optional check that a marketplace id is one of the storefront's.
 
         The signed webhook asks it for each event's ``marketplace_id`` and refuses an event
@@ -228,35 +250,79 @@ class IntegrationEngine:
 
     # -- the engine's public operations ------------------------------------------------------
 
-    def connect(self, marketplace_id, provider="icontact", *, label, username, app_password):
+    def connect(
+        self,
+        marketplace_id: str | int,
+        provider: str = "icontact",
+        *,
+        label: str,
+        username: str,
+        password: str | None = None,
+        app_password: str | None = None,
+    ) -> ConnectedIntegration:
         """Verify credentials with the provider, fetch its lists and save the integration.
+
+        Args:
+            marketplace_id: the merchant's marketplace.
+            provider: the provider's name (``icontact``).
+            label: the merchant's name for the integration, unique in the marketplace.
+            username: the provider account's username.
+            password: the application password the merchant chose for the add-on's App ID
+                (not their login password). Stored encrypted, never handed back.
+            app_password: the former name of ``password``; deprecated.
+
+        Returns:
+            The saved integration with its lists, without its password.
 
         Raises:
             IntegrationError: rejected credentials, an unreachable provider, or a label that
                 this marketplace already uses. Nothing is saved then.
+            TypeError: both ``password`` and ``app_password``.
         """
-        return integrations.connect(
-            str(marketplace_id), provider, label=label, username=username, password=app_password
+        if app_password is not None:
+            if password is not None:
+                raise TypeError("connect() takes password, not both password and app_password.")
+            warnings.warn(
+                "connect(app_password=...) is deprecated: pass password=...",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            password = app_password
+        row = integrations.connect(
+            str(marketplace_id), provider, label=label, username=username, password=password
         )
+        return self._committed(ConnectedIntegration.from_row, row)
 
     def add_rule(
         self,
-        marketplace_id,
+        marketplace_id: str | int,
         *,
-        trigger,
-        integration_id,
-        action,
-        list_id=None,
-        list_name=None,
-        product_id=None,
-    ):
+        trigger: str,
+        integration_id: int,
+        action: str,
+        list_id: str | None = None,
+        list_name: str | None = None,
+        product_id: str | int | None = None,
+    ) -> IntegrationRule:
         """Save a rule; ``product_id=None`` makes it global.
+
+        Args:
+            marketplace_id: the merchant's marketplace.
+            trigger: a trigger name (``product.purchased``, ... see :mod:`addon.engine.triggers`).
+            integration_id: the ``id`` of one of the marketplace's integrations.
+            action: ``add`` or ``remove``.
+            list_id: the provider's id of the list; or give ``list_name`` instead.
+            list_name: the list's name, looked up among the integration's lists.
+            product_id: the product the rule is for; None for every product.
+
+        Returns:
+            The saved rule.
 
         Raises:
             IntegrationError: an unknown trigger, action or integration, or a list unknown
                 even after one refresh.
         """
-        return rules.add_rule(
+        row = rules.add_rule(
             str(marketplace_id),
             trigger=trigger,
             integration_id=integration_id,
@@ -265,6 +331,18 @@ class IntegrationEngine:
             list_name=list_name,
             product_id=product_id,
         )
+        return self._committed(IntegrationRule.from_row, row)
+
+    def _committed(self, record: Callable[[Row], Result], row: Row) -> Result:
+        """The record of a row the engine just committed.
+
+        Reading the committed row back begins a transaction on ``db.session``; it is ended
+        here (nothing is left to write), or the host's next ``emit`` would join it and wait
+        for a commit that nobody is going to make.
+        """
+        result = record(row)
+        self.db.session.commit()
+        return result
 
     def emit(
         self,
@@ -285,7 +363,7 @@ class IntegrationEngine:
         no transaction open, the event is stored and committed alone, and enqueued at once.
 
         Args:
-            event_type: one of the event types in :mod:`addon.events`.
+            event_type: one of the event types in :mod:`addon.engine.events`.
             marketplace_id: the merchant's marketplace.
             customer: ``{"email", "first_name", "last_name", "phone"}``; ``email`` required.
             event_id: your id for the event (e.g. ``f"order-{order.id}"``); emitting it again
@@ -306,14 +384,59 @@ class IntegrationEngine:
         """
         return outbox.emit(event_type, marketplace_id, customer, event_id, fields, join=join)
 
-    def logs(self, marketplace_id, q=None, status=None, trigger=None, limit=50, **filters):
-        """The marketplace's log entries, newest first; see :func:`addon.logs.search_logs`."""
-        return logs.search_logs(
-            str(marketplace_id), q=q, status=status, trigger=trigger, limit=limit, **filters
+    def logs(
+        self,
+        marketplace_id: str | int,
+        q: str | None = None,
+        status: str | None = None,
+        trigger: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        *,
+        integration_id: int | None = None,
+        date_from: dt.datetime | None = None,
+        date_to: dt.datetime | None = None,
+    ) -> list[LogEntry]:
+        """A page of the marketplace's log entries, newest first.
+
+        Args:
+            marketplace_id: the merchant's marketplace.
+            q: matches email, list, product, event id, integration label and message.
+            status: ``pending``, ``success``, ``failed`` or ``skipped``.
+            trigger: a trigger name (the rule's trigger, not the event's type).
+            limit: at most this many entries.
+            offset: skip this many first.
+            integration_id: only this integration's entries.
+            date_from: only entries made at or after this naive UTC time.
+            date_to: only entries made before this naive UTC time.
+
+        Returns:
+            The entries, each with its ``detail``.
+        """
+        rows = logs.search_logs(
+            str(marketplace_id),
+            q=q,
+            status=status,
+            trigger=trigger,
+            limit=limit,
+            offset=offset,
+            integration_id=integration_id,
+            date_from=date_from,
+            date_to=date_to,
         )
+        # The page's query leaves each entry's detail and its event out; one query brings both.
+        extra: dict[int, tuple[dict[str, Any] | None, dt.datetime]] = {}
+        if rows:
+            query = (
+                select(Delivery.id, Delivery.detail, Event.created_at)
+                .join(Event, Event.id == Delivery.event_pk)
+                .where(Delivery.id.in_([row.id for row in rows]))
+            )
+            extra.update((pk, (detail, at)) for pk, detail, at in self.db.session.execute(query))
+        return [LogEntry.from_row(row, *extra[row.id]) for row in rows]
 
 
-def _accepts(callback: Callable, count: int) -> bool:
+def _accepts(callback: Callable[..., Any], count: int) -> bool:
     """Whether ``callback`` can be called with ``count`` positional arguments."""
     try:
         inspect.signature(callback).bind(*range(count))

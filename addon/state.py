@@ -14,11 +14,17 @@ from rq import Queue
 from sqlalchemy.orm import Session
 
 from .crypto import Vault
+from .settings import Settings
 
 if TYPE_CHECKING:
     from .extension import IntegrationEngine
 
 T = TypeVar("T")
+
+NOT_REGISTERED = (
+    "The Integration Engine is not registered on this app. "
+    "Did you forget to call 'engine.init_app(app)'?"
+)
 
 
 @dataclass
@@ -28,10 +34,11 @@ class AppState:
     db: SQLAlchemy
     vault: Vault
     queue: Queue | None
-    _pools: dict[tuple, Any] = field(default_factory=dict, repr=False)
+    settings: Settings
+    _pools: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
     _pools_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def connections(self, key: tuple, make: Callable[[], T]) -> T:
+    def connections(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
         """The app's connection pool for ``key``, made by ``make`` on first use.
 
         Shared by every job and request of the process, so a worker keeps its connections
@@ -49,12 +56,10 @@ class AppState:
 
 def engine() -> IntegrationEngine:
     try:
-        return current_app.extensions["addon"]
+        found: IntegrationEngine = current_app.extensions["addon"]
     except KeyError:
-        raise RuntimeError(
-            "The Integration Engine is not registered on this app. "
-            "Did you forget to call 'engine.init_app(app)'?"
-        ) from None
+        raise RuntimeError(NOT_REGISTERED) from None
+    return found
 
 
 def state() -> AppState:
@@ -67,3 +72,8 @@ def session() -> Session:
 
 def config() -> Any:
     return current_app.config
+
+
+def settings() -> Settings:
+    """The current app's typed settings, checked when ``init_app`` ran."""
+    return state().settings

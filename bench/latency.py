@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from addon.models import Delivery, Event
+from addon.store.models import Delivery, Event
 
 from . import workload
 from .passes import delivery_counts, fresh_stack, say

@@ -23,7 +23,7 @@ from rq import Queue
 from rq.job import Job
 from sqlalchemy import func, select
 
-from addon.models import FINISHED, Delivery, Event
+from addon.store.models import FINISHED, Delivery, Event
 
 from . import naive, workload
 from .stack import APP_ID, PASSWORD, USERNAME, CpuReading, Snapshot, Stack

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 
 from sqlalchemy import Engine, event, insert
 
-from addon.models import (
+from addon.engine.triggers import TRIGGER_NAMES
+from addon.store.models import (
     FAILED,
     PENDING,
     SKIPPED,
@@ -25,7 +26,6 @@ from addon.models import (
     ProviderList,
     Rule,
 )
-from addon.triggers import TRIGGER_NAMES
 
 RULES_PER_MARKETPLACE = 20
 LIST_NAMES = ("Customers", "Newsletter", "VIP", "Refunds", "Abandoned Carts", "Course Buyers")

@@ -25,9 +25,9 @@ from redis import Redis
 from rq import Worker
 from sqlalchemy import create_engine, text
 
-from addon import db as schema
 from addon.embedded_redis import EmbeddedRedis, free_port
-from addon.models import Base
+from addon.store import db as schema
+from addon.store.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent
 

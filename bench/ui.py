@@ -5,9 +5,9 @@
 
 Seeds two SQLite databases with the same per-marketplace content (the big one with
 ``--marketplaces`` of them, the small one with one), then times, for random marketplaces:
-``addon.logs.search_logs`` (no query, and each kind of typed query), the Logs page
+``addon.engine.logs.search_logs`` (no query, and each kind of typed query), the Logs page
 (``{prefix}/logs?q=...``, as a full page and as the htmx results fragment active search asks
-for), ``addon.rules.list_rules`` and the Global Rules page. Server time is the WSGI call,
+for), ``addon.engine.rules.list_rules`` and the Global Rules page. Server time is the WSGI call,
 measured around the app. Every SQL statement is checked with ``EXPLAIN QUERY PLAN``; a table
 read without an index is reported. Ends with:
 
@@ -32,8 +32,8 @@ from flask import Flask, request  # noqa: E402
 from sqlalchemy import create_engine, event, text  # noqa: E402
 
 from addon import IntegrationEngine  # noqa: E402
-from addon.logs import search_logs  # noqa: E402
-from addon.rules import list_rules  # noqa: E402
+from addon.engine.logs import search_logs  # noqa: E402
+from addon.engine.rules import list_rules  # noqa: E402
 from bench import seed  # noqa: E402
 from bench.benchmarks_md import replace_section  # noqa: E402
 from bench.machine import describe  # noqa: E402

@@ -62,7 +62,7 @@ def set_up_marketplace(app: Flask, username: str, password: str) -> int:
     with app.app_context():
         engine = app.extensions["addon"]
         integration = engine.connect(
-            MARKETPLACE, label="Bench iContact", username=username, app_password=password
+            MARKETPLACE, label="Bench iContact", username=username, password=password
         )
         engine.add_rule(
             MARKETPLACE,

@@ -11,8 +11,9 @@ from rq import SimpleWorker
 from sqlalchemy import create_engine, text
 
 from addon.embedded_redis import EmbeddedRedis
-from addon.models import Base
 from addon.sandbox import SandboxState, create_sandbox_app, serve_in_thread
+from addon.settings import Settings
+from addon.store.models import Base
 from wsgi import create_app
 
 APP_ID = "test-app-id"
@@ -60,7 +61,7 @@ def database_uri(tmp_path):
     """
     from sqlalchemy import inspect
 
-    from addon.db import VERSION_TABLE, upgrade
+    from addon.store.db import VERSION_TABLE, upgrade
 
     shared = os.environ.get("SQLALCHEMY_DATABASE_URI")
     uri = shared or f"sqlite:///{tmp_path / 'test.db'}"
@@ -130,7 +131,7 @@ def run_jobs(app):
 @pytest.fixture
 def integration(engine, icontact):
     """A connected iContact integration of marketplace ``acme``."""
-    return engine.connect("acme", label="Main iContact", username=USERNAME, app_password=PASSWORD)
+    return engine.connect("acme", label="Main iContact", username=USERNAME, password=PASSWORD)
 
 
 @pytest.fixture
@@ -143,6 +144,15 @@ def purchase_rule(engine, integration):
         action="add",
         list_name="Customers",
     )
+
+
+def configure(app, **values) -> None:
+    """Change ``ADDON_*`` settings of a running app as if it had started with them: its config
+    and the typed settings that ``init_app`` checked, which the engine reads."""
+    app.config.update(values)
+    with app.app_context():
+        state = app.extensions["addon"].state()
+    state.settings = Settings.from_config(app.config)
 
 
 def purchase(engine, email: str = "ann@example.com", product_id: str = "101", **fields) -> str:

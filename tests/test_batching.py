@@ -6,10 +6,10 @@ import time
 import pytest
 from sqlalchemy import select
 
-from addon.models import CachedContact
-from addon.queue import redis_key
-from addon.ratelimit import TokenBucket
-from tests.conftest import USERNAME, list_id
+from addon.engine.queue import redis_key
+from addon.engine.ratelimit import TokenBucket
+from addon.store.models import CachedContact
+from tests.conftest import USERNAME, configure, list_id
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def calls(icontact, method, suffix):
 @pytest.fixture
 def call_log(icontact, monkeypatch):
     """Record each API call the client makes (method, path, body size)."""
-    from addon.providers.icontact import IContactClient
+    from addon.providers.icontact.client import IContactClient
 
     recorded = []
     icontact.calls = recorded
@@ -145,7 +145,7 @@ def test_per_customer_order_holds_inside_a_batch(engine, rules, icontact, run_jo
 
 
 def test_the_limiter_never_exceeds_the_allowance(app, engine, rules, icontact, run_jobs):
-    app.config["ADDON_ICONTACT_CALLS_PER_MINUTE"] = 120
+    configure(app, ADDON_ICONTACT_CALLS_PER_MINUTE=120)
     icontact.faults.update(calls_per_minute=120)
     icontact.stats.__init__()  # count from here
     for n in range(12):
@@ -200,9 +200,9 @@ def test_lookups_reserve_their_tokens_in_one_trip_and_never_beyond_the_bucket(ap
 def test_a_long_queue_of_events_is_expanded_in_chunks_by_follow_up_jobs(
     engine, rules, icontact, run_jobs, monkeypatch
 ):
-    from addon import jobs
+    from addon.engine import expansion
 
-    monkeypatch.setattr(jobs, "EXPAND_CHUNK", 2)
+    monkeypatch.setattr(expansion, "EXPAND_CHUNK", 2)
     for n in range(5):
         purchase(engine, f"chunk{n}@example.com")
     run_jobs()
@@ -215,10 +215,10 @@ def test_events_stored_while_a_drain_works_are_applied_by_that_drain(
 ):
     """Under a steady stream a drain matches rules for what arrived meanwhile, instead of
     leaving it for a job that can only start once the drain ends."""
-    from addon import jobs
+    from addon.engine import drain, jobs
 
     purchase(engine, "first@example.com")
-    real_finish = jobs.finish_batch
+    real_finish = drain.finish_batch
     arrivals = ["second@example.com", "third@example.com"]
 
     def finish_and_receive_more(*args, **kw):
@@ -227,7 +227,7 @@ def test_events_stored_while_a_drain_works_are_applied_by_that_drain(
             purchase(engine, arrivals.pop(0))  # stored by the storefront meanwhile
         return done
 
-    monkeypatch.setattr(jobs, "finish_batch", finish_and_receive_more)
+    monkeypatch.setattr(drain, "finish_batch", finish_and_receive_more)
     with app.app_context():
         jobs.drain_integration(integration.id)
     entries = engine.logs("acme", limit=100)
@@ -244,18 +244,17 @@ def test_a_growing_backlog_keeps_one_queued_job_per_helper_drain(
 ):
     """Each chunk of a backlog asks for helper drains; however many chunks, each helper has
     one job queued, not one per chunk (each would cost a worker a job for nothing)."""
-    from addon import jobs
+    from addon.engine import expansion
 
-    app.config["ADDON_CLAIM_BATCH"] = 2
-    app.config["ADDON_PARALLEL_DRAINS"] = 3
-    monkeypatch.setattr(jobs, "EXPAND_CHUNK", 4)
+    configure(app, ADDON_CLAIM_BATCH=2, ADDON_PARALLEL_DRAINS=3)
+    monkeypatch.setattr(expansion, "EXPAND_CHUNK", 4)
     for n in range(20):
         purchase(engine, f"backlog{n}@example.com")
     queue = engine.queue
     queue.empty()
     with app.app_context():
         for _ in range(5):
-            jobs.expand_waiting("acme", draining=integration.id)
+            expansion.expand_waiting("acme", draining=integration.id)
     drains = [job for job in queue.jobs if job.func_name == "addon.jobs.drain_integration"]
     assert sorted(job.args for job in drains) == [(integration.id, 1), (integration.id, 2)]
 
@@ -265,21 +264,21 @@ def test_one_worker_at_a_time_matches_a_marketplaces_events(
 ):
     """A worker that finds another matching the marketplace's events leaves them to it
     rather than matching them too and throwing the work away."""
-    from addon import deliveries, jobs
+    from addon.engine import expansion
 
     purchase(engine, "first@example.com")
     matched = []
-    real_expand = deliveries.expand_events
+    real_expand = expansion.expand_events
 
     def expand_while_another_worker_tries(marketplace_id, limit):
         matched.append(marketplace_id)
         if len(matched) == 1:
-            assert jobs.expand_waiting(marketplace_id) == {}  # the other worker, meanwhile
+            assert expansion.expand_waiting(marketplace_id) == {}  # the other worker, meanwhile
         return real_expand(marketplace_id, limit=limit)
 
-    monkeypatch.setattr(deliveries, "expand_events", expand_while_another_worker_tries)
+    monkeypatch.setattr(expansion, "expand_events", expand_while_another_worker_tries)
     with app.app_context():
-        due = jobs.expand_waiting("acme")
+        due = expansion.expand_waiting("acme")
     assert matched == ["acme"]
     assert due[integration.id][1] == 2
 
@@ -289,7 +288,7 @@ def test_events_left_to_a_busy_worker_are_matched_once_it_is_done(
 ):
     """The job of an event stored while another worker matched a chunk finds it busy and
     ends; that worker looks again when it is done, so the event is not left waiting."""
-    from addon import deliveries, jobs
+    from addon.engine import expansion, jobs
 
     engine.emit(  # no rule for it: nothing to apply, so no drain follows its matching
         "subscription.charged",
@@ -298,7 +297,7 @@ def test_events_left_to_a_busy_worker_are_matched_once_it_is_done(
         subscription_id="s1",
         product_id="101",
     )
-    real_expand = deliveries.expand_events
+    real_expand = expansion.expand_events
     arrivals = ["second@example.com"]
 
     def expand_while_an_event_arrives(marketplace_id, limit):
@@ -307,10 +306,10 @@ def test_events_left_to_a_busy_worker_are_matched_once_it_is_done(
             purchase(engine, arrivals.pop())
             # Its job, taken by another worker:
             app.extensions["addon"].state(app).queue.empty()
-            assert jobs.expand_waiting(marketplace_id) == {}
+            assert expansion.expand_waiting(marketplace_id) == {}
         return done
 
-    monkeypatch.setattr(deliveries, "expand_events", expand_while_an_event_arrives)
+    monkeypatch.setattr(expansion, "expand_events", expand_while_an_event_arrives)
     with app.app_context():
         jobs.process_marketplace("acme")
     run_jobs()
@@ -326,7 +325,7 @@ def test_a_drain_that_runs_dry_waits_for_the_events_another_worker_is_matching(
     (and leave this worker idle): it waits for that worker and applies what it wrote."""
     import threading
 
-    from addon import deliveries, jobs
+    from addon.engine import expansion, jobs
 
     purchase(engine, "first@example.com")
     purchase(engine, "second@example.com")
@@ -338,7 +337,7 @@ def test_a_drain_that_runs_dry_waits_for_the_events_another_worker_is_matching(
     def other_worker():
         time.sleep(0.3)
         with app.app_context():
-            deliveries.expand_events("acme")
+            expansion.expand_events("acme")
         lock.release()
 
     other = threading.Thread(target=other_worker)
@@ -354,7 +353,7 @@ def test_a_drain_that_runs_dry_waits_for_the_events_another_worker_is_matching(
 def test_events_are_matched_while_redis_is_down(app, engine, rules, integration, monkeypatch):
     from redis.exceptions import ConnectionError as RedisConnectionError
 
-    from addon import jobs
+    from addon.engine import expansion
 
     purchase(engine, "first@example.com")
     queue = app.extensions["addon"].state(app).queue
@@ -365,16 +364,16 @@ def test_events_are_matched_while_redis_is_down(app, engine, rules, integration,
     with app.app_context():
         monkeypatch.setattr(queue.connection, "delete", lambda *a: 0)
         monkeypatch.setattr(queue.connection, "execute_command", unreachable)
-        due = jobs.expand_waiting("acme")
+        due = expansion.expand_waiting("acme")
     assert due[integration.id][1] == 2
 
 
 def test_a_worker_keeps_a_connection_for_every_lookup_it_runs_at_once(app, integration):
-    from addon.integrations import client_for
+    from addon.engine.integrations import client_for, get_integration
 
-    app.config["ADDON_ICONTACT_CONCURRENCY"] = 24
+    configure(app, ADDON_ICONTACT_CONCURRENCY=24)
     with app.app_context():
-        client = client_for(integration)
+        client = client_for(get_integration("acme", integration.id))
     # A smaller pool makes urllib3 discard (and warn about) every connection beyond it.
     assert client.http.connection_pool_kw["maxsize"] == 24
 
@@ -386,24 +385,24 @@ def test_deliveries_waiting_behind_their_own_customer_do_not_hold_up_other_custo
     a claim looks past the pile, however long, to the next customer's."""
     import datetime as dt
 
-    from addon import deliveries, jobs
-    from addon.models import Delivery
+    from addon.engine import expansion, leases
+    from addon.store.models import Delivery
 
     for n in range(7):
         purchase(engine, "busy@example.com", product_id=f"p{n}")
     purchase(engine, "next@example.com")
     with app.app_context():
-        jobs.expand_waiting("acme", draining=integration.id)
+        expansion.expand_waiting("acme", draining=integration.id)
         session = app.extensions["addon"].db.session
         first = session.scalars(
             select(Delivery).order_by(Delivery.sequence_at, Delivery.id)
         ).first()
         first.lease_owner, first.lease_until = (
             "another-worker",
-            deliveries.utcnow() + dt.timedelta(minutes=5),
+            leases.utcnow() + dt.timedelta(minutes=5),
         )
         session.commit()
-        claimed = deliveries.claim(integration.id, "me", limit=2)  # looks 4 at a time
+        claimed = leases.claim(integration.id, "me", limit=2)  # looks 4 at a time
         assert [d.email for d in claimed] == ["next@example.com"]
 
 
@@ -416,13 +415,13 @@ def test_a_claim_that_loses_the_deliveries_it_read_to_another_worker_takes_the_n
     which ended its drain and left it idle beside the backlog."""
     import datetime as dt
 
-    from addon import deliveries, jobs
-    from addon.models import Delivery
+    from addon.engine import expansion, leases
+    from addon.store.models import Delivery
 
     emails = [f"race{n}@example.com" for n in range(8)]
     for email in emails:
         purchase(engine, email)
-    real_first_pending = deliveries._first_pending
+    real_first_pending = leases._first_pending
     raced = []
 
     def another_worker_leases_first(integration_id, keys):
@@ -435,14 +434,14 @@ def test_a_claim_that_loses_the_deliveries_it_read_to_another_worker_takes_the_n
             )
             for delivery in oldest:
                 delivery.lease_owner = "another-worker"
-                delivery.lease_until = deliveries.utcnow() + dt.timedelta(minutes=5)
+                delivery.lease_until = leases.utcnow() + dt.timedelta(minutes=5)
             session.commit()
         return firsts
 
     with app.app_context():
-        jobs.expand_waiting("acme", draining=integration.id)
-        monkeypatch.setattr(deliveries, "_first_pending", another_worker_leases_first)
-        claimed = deliveries.claim(integration.id, "me", limit=2)  # reads 4 at a time
+        expansion.expand_waiting("acme", draining=integration.id)
+        monkeypatch.setattr(leases, "_first_pending", another_worker_leases_first)
+        claimed = leases.claim(integration.id, "me", limit=2)  # reads 4 at a time
         assert [d.email for d in claimed] == emails[taken : taken + 2]
 
 
@@ -454,13 +453,13 @@ def test_the_database_work_of_a_batch_does_not_grow_with_its_size(
     worker's time)."""
     from sqlalchemy import event as sa_event
 
-    from addon import jobs
+    from addon.engine import expansion, jobs
 
     def statements_to_apply(customers: int, prefix: str) -> int:
         for n in range(customers):
             purchase(engine, f"{prefix}{n}@example.com")
         with app.app_context():
-            jobs.expand_waiting("acme", draining=integration.id)
+            expansion.expand_waiting("acme", draining=integration.id)
             db_engine = app.extensions["addon"].db.engine
             seen = []
 
@@ -486,7 +485,7 @@ def test_no_statement_of_a_drain_reads_the_whole_delivery_log(
     outcomes find their rows through an index (lease renewals once scanned the table)."""
     from sqlalchemy import event as sa_event
 
-    from addon import jobs
+    from addon.engine import jobs
 
     with app.app_context():
         db_engine = app.extensions["addon"].db.engine
@@ -521,7 +520,7 @@ def test_no_statement_of_a_drain_reads_the_whole_delivery_log(
 def test_two_workers_learning_the_same_customer_both_write_their_outcomes(app, engine, integration):
     """Two batches with the same new customer (say, one per list) run on two workers; each
     looked the contact up and each remembers it: the second must not fail its write."""
-    from addon.contacts import known_contacts, remember_contacts
+    from addon.engine.contacts import known_contacts, remember_contacts
 
     with app.app_context():
         session = app.extensions["addon"].db.session
@@ -542,10 +541,11 @@ def test_a_batch_claimed_long_ago_is_checked_before_calling_and_skips_what_was_t
 
     from sqlalchemy import update
 
-    from addon import deliveries, jobs
-    from addon.integrations import client_for
-    from addon.models import Delivery, Integration
+    from addon.engine import expansion, leases
+    from addon.engine.applying import finish_batch, prepare_batch
+    from addon.engine.integrations import client_for
     from addon.providers import PROVIDERS
+    from addon.store.models import Delivery, Integration
 
     provider = PROVIDERS["icontact"]
     sent = []
@@ -559,23 +559,21 @@ def test_a_batch_claimed_long_ago_is_checked_before_calling_and_skips_what_was_t
     purchase(engine, "taken@example.com", product_id="999")
     with app.app_context():
         db = app.extensions["addon"].db
-        jobs.expand_waiting("acme", draining=integration.id)
-        owner = deliveries.new_owner()
-        batch = deliveries.claim(integration.id, owner, 10)
+        expansion.expand_waiting("acme", draining=integration.id)
+        owner = leases.new_owner()
+        batch = leases.claim(integration.id, owner, 10)
         with db.engine.begin() as other_worker:  # as if our lease had lapsed meanwhile
             other_worker.execute(
                 update(Delivery)
                 .where(Delivery.email == "taken@example.com")
-                .values(
-                    lease_owner="other", lease_until=deliveries.utcnow() + dt.timedelta(hours=1)
-                )
+                .values(lease_owner="other", lease_until=leases.utcnow() + dt.timedelta(hours=1))
             )
         current = db.session.get(Integration, integration.id)
         claimed_at = time.monotonic() - app.config["ADDON_LEASE_SECONDS"] / 5
-        applying = jobs.prepare_batch(batch, current.id, current.provider, claimed_at)
+        applying = prepare_batch(batch, current.id, current.provider, claimed_at)
         with ThreadPoolExecutor(1) as calls:
             applying.start(calls, client_for(current), owner)
-            assert jobs.finish_batch(applying, owner)
+            assert finish_batch(applying, owner)
         db.session.commit()
     assert sent == ["kept@example.com"]
 
@@ -590,15 +588,15 @@ def test_a_delivery_whose_lease_was_taken_over_mid_batch_keeps_its_new_owners_st
 
     from sqlalchemy import update
 
-    from addon import deliveries
-    from addon.models import Delivery
+    from addon.engine import leases
     from addon.providers import PROVIDERS
+    from addon.store.models import Delivery
 
     provider = PROVIDERS["icontact"]
 
     def stalled(client, actions, known, **options):
         result = provider.apply_actions(client, actions, known, **options)
-        later = deliveries.utcnow() + dt.timedelta(hours=1)
+        later = leases.utcnow() + dt.timedelta(hours=1)
         with app.extensions["addon"].db.engine.begin() as other_worker:
             other_worker.execute(
                 update(Delivery)
@@ -628,12 +626,12 @@ def slow_network(monkeypatch, seconds, before_calls=None):
     the batches out: started by the drain, their calls not yet done."""
     import dataclasses
 
-    from addon import jobs
+    from addon.engine.applying import Applying
     from addon.providers import PROVIDERS
 
     provider = PROVIDERS["icontact"]
     timeline, out = [], []
-    real_start = jobs.Applying.start
+    real_start = Applying.start
 
     def start(applying, *args, **kw):
         # Out from the moment it is handed to the calls thread, which may start it later.
@@ -650,23 +648,23 @@ def slow_network(monkeypatch, seconds, before_calls=None):
         finally:
             out.pop(0)
 
-    monkeypatch.setattr(jobs.Applying, "start", start)
+    monkeypatch.setattr(Applying, "start", start)
     far = dataclasses.replace(provider, apply_actions=far_away)
     monkeypatch.setitem(PROVIDERS, "icontact", far)
     return timeline, out
 
 
 def spy_on_claims(monkeypatch, timeline, out):
-    from addon import deliveries
+    from addon.engine import leases
 
-    real_claim = deliveries.claim
+    real_claim = leases.claim
 
     def claim(*args, **kw):
         batch = real_claim(*args, **kw)
         timeline.append(("claim", len(batch), bool(out)))
         return batch
 
-    monkeypatch.setattr(deliveries, "claim", claim)
+    monkeypatch.setattr(leases, "claim", claim)
 
 
 def test_a_drain_prepares_the_next_batch_while_a_slow_icontact_works_on_the_current_one(
@@ -674,16 +672,16 @@ def test_a_drain_prepares_the_next_batch_while_a_slow_icontact_works_on_the_curr
 ):
     """When a batch waits longer for iContact than the worker works on it, the next claim
     overlaps that wait; the calls themselves stay one batch at a time, in claim order."""
-    from addon import jobs
+    from addon.engine import expansion, jobs
 
-    app.config["ADDON_CLAIM_BATCH"] = 10
+    configure(app, ADDON_CLAIM_BATCH=10)
     emails = [f"p{n:02}@example.com" for n in range(40)]
     for email in emails:
         purchase(engine, email, product_id="999")  # the global rule only: one delivery each
     timeline, out = slow_network(monkeypatch, 0.6)
     spy_on_claims(monkeypatch, timeline, out)
     with app.app_context():
-        jobs.expand_waiting("acme", draining=integration.id)
+        expansion.expand_waiting("acme", draining=integration.id)
         jobs.drain_integration(integration.id)
     claims_while_out = [size for kind, size, busy in timeline if kind == "claim" and busy]
     assert claims_while_out[:2] == [10, 10]
@@ -697,14 +695,14 @@ def test_batches_go_one_after_the_other_when_icontact_answers_quickly(
     app, engine, rules, integration, icontact, monkeypatch
 ):
     """A nearby API: overlapping would save nothing, the two threads would only take turns."""
-    from addon import jobs
+    from addon.engine import drain, expansion, jobs
 
-    app.config["ADDON_CLAIM_BATCH"] = 10
+    configure(app, ADDON_CLAIM_BATCH=10)
     for n in range(40):
         purchase(engine, f"q{n:02}@example.com", product_id="999")
     timeline, out = slow_network(monkeypatch, 0.0)
     spy_on_claims(monkeypatch, timeline, out)
-    real_prepare = jobs.prepare_batch
+    real_prepare = drain.prepare_batch
 
     def slower_than_the_calls(*args, **kw):
         # CPU: the worker's own work outlasts the calls, by a margin that holds on a loaded
@@ -714,9 +712,9 @@ def test_batches_go_one_after_the_other_when_icontact_answers_quickly(
             pass
         return real_prepare(*args, **kw)
 
-    monkeypatch.setattr(jobs, "prepare_batch", slower_than_the_calls)
+    monkeypatch.setattr(drain, "prepare_batch", slower_than_the_calls)
     with app.app_context():
-        jobs.expand_waiting("acme", draining=integration.id)
+        expansion.expand_waiting("acme", draining=integration.id)
         jobs.drain_integration(integration.id)
     assert [size for kind, size, busy in timeline if kind == "claim" and busy] == []
     assert {e.status for e in engine.logs("acme", limit=100)} == {"success"}
@@ -725,9 +723,9 @@ def test_batches_go_one_after_the_other_when_icontact_answers_quickly(
 def test_rejected_credentials_hold_the_batch_out_and_the_one_prepared_behind_it(
     app, engine, rules, integration, icontact, run_jobs, call_log, monkeypatch
 ):
-    from addon.models import Delivery
+    from addon.store.models import Delivery
 
-    app.config["ADDON_CLAIM_BATCH"] = 10
+    configure(app, ADDON_CLAIM_BATCH=10)
     for n in range(40):
         purchase(engine, f"r{n:02}@example.com", product_id="999")
 
@@ -760,9 +758,9 @@ def test_a_batch_prepared_behind_another_knows_the_contacts_that_one_created(
 ):
     """The next batch is claimed while the one before it is out, but its cached contact ids
     are read when its own calls start: a customer that batch created costs no lookup."""
-    from addon.providers.icontact import IContactClient
+    from addon.providers.icontact.client import IContactClient
 
-    app.config["ADDON_CLAIM_BATCH"] = 10
+    configure(app, ADDON_CLAIM_BATCH=10)
     looked_up = []
     real_find = IContactClient.find_contact
 

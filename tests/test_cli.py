@@ -12,9 +12,9 @@ from sqlalchemy import create_engine, inspect
 
 from addon import IntegrationEngine
 from addon import cli as addon_cli
-from addon import db as schema
-from addon.models import NEEDS_ATTENTION, Integration
 from addon.sandbox import server as sandbox_server
+from addon.store import db as schema
+from addon.store.models import NEEDS_ATTENTION, Integration
 from tests.conftest import PASSWORD, list_id, purchase
 from wsgi import create_app
 
@@ -185,7 +185,7 @@ def test_logs_follow_prints_new_entries_and_status_changes(
     runner, engine, integration, purchase_rule, run_jobs, monkeypatch
 ):
     # Held deliveries stay pending until the integration is fixed.
-    integration.status = NEEDS_ATTENTION
+    engine.db.session.get(Integration, integration.id).status = NEEDS_ATTENTION
     engine.db.session.commit()
     purchase(engine, "ann@example.com")
     run_jobs()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from addon.embedded_redis import free_port
-from addon.providers.icontact import IContactClient
+from addon.providers.icontact.client import IContactClient
 
 ROOT = Path(__file__).resolve().parent.parent
 SIMULATOR = re.compile(r"iContact simulator: (http://127\.0\.0\.1:\d+/icp)/")

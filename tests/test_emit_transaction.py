@@ -19,8 +19,9 @@ import pytest
 from sqlalchemy import String, create_engine, func, insert, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from addon import TransactionError, outbox
-from addon.models import Event
+from addon import TransactionError
+from addon.engine import outbox
+from addon.store.models import Event
 from tests.conftest import purchase
 
 

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import func, select
 
 from addon import InvalidEvent
-from addon.models import Event
+from addon.store.models import Event
 
 GOOD = dict(
     marketplace_id="acme",
@@ -71,7 +71,7 @@ def test_emit_enqueues_one_job(app, engine):
 
 def callers_order(engine):
     """Uncommitted work of the caller's own (an integration row stands in for an order)."""
-    from addon.models import Integration
+    from addon.store.models import Integration
 
     engine.db.session.add(
         Integration(

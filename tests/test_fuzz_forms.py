@@ -11,7 +11,7 @@ from flask import url_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from addon.api import is_public_endpoint
+from addon.web.api import is_public_endpoint
 from tests import test_views_support as support
 from tests.test_security_routes import PLAIN_VALUES, objects_of
 

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from addon.webhooks import sign
+from addon.web.webhooks import sign
 
 SECRET = "whsec-test"  # the app fixture's ADDON_WEBHOOK_SECRET
 URL = "/integrations/api/events"

@@ -1,5 +1,5 @@
-"""``GET {prefix}/healthz`` and ``addon.health.check()``: 200 when the add-on can work, else 503,
-with the numbers on-call looks at next."""
+"""``GET {prefix}/healthz`` and ``addon.web.health.check()``: 200 when the add-on can work,
+else 503, with the numbers on-call looks at next."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import datetime as dt
 import time_machine
 from flask import Flask
 
-from addon import IntegrationEngine, deliveries, health
+from addon import IntegrationEngine
 from addon.embedded_redis import free_port
-from addon.models import NEEDS_ATTENTION
+from addon.engine.expansion import expand_events
+from addon.store.models import NEEDS_ATTENTION, Integration
+from addon.web import health
 from tests.conftest import purchase
 from wsgi import create_app
 
@@ -54,7 +56,7 @@ def test_waiting_work_shows_how_long_it_waited(app, engine, purchase_rule):
     assert 299 <= report["oldest_waiting_event_seconds"] <= 301
     assert report["oldest_due_delivery_seconds"] is None
 
-    deliveries.expand_events("acme")  # rules matched, deliveries due, no worker ran them yet
+    expand_events("acme")  # rules matched, deliveries due, no worker ran them yet
     engine.db.session.commit()
     with time_machine.travel(later, tick=False):
         report = health.check()
@@ -64,10 +66,10 @@ def test_waiting_work_shows_how_long_it_waited(app, engine, purchase_rule):
 
 
 def test_held_work_counts_as_needing_attention_not_as_due(app, engine, integration, purchase_rule):
-    integration.status = NEEDS_ATTENTION
+    engine.db.session.get(Integration, integration.id).status = NEEDS_ATTENTION
     engine.db.session.commit()
     purchase(engine, "ann@example.com")
-    deliveries.expand_events("acme")
+    expand_events("acme")
     engine.db.session.commit()
 
     response = app.test_client().get(healthz_url(app))

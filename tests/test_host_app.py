@@ -27,9 +27,9 @@ from redis import Redis
 from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from addon.models import Event
 from addon.sandbox.server import serve_in_thread
-from addon.webhooks import sign
+from addon.store.models import Event
+from addon.web.webhooks import sign
 from tests.conftest import APP_ID, PASSWORD, USERNAME, list_id
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "mounting.md"
@@ -310,7 +310,7 @@ def test_committed_events_reach_icontact_and_the_log(host, icontact):
     engine = host.engine
     with host.app.app_context():
         integration = engine.connect(
-            "acme", label="Main iContact", username=USERNAME, app_password=PASSWORD
+            "acme", label="Main iContact", username=USERNAME, password=PASSWORD
         )
         engine.add_rule(
             "acme",

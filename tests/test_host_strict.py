@@ -26,8 +26,8 @@ from sqlalchemy import Column, Integer, String, Table, func, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from addon import IntegrationEngine
-from addon.models import Event, Rule
-from addon.webhooks import sign
+from addon.store.models import Event, Rule
+from addon.web.webhooks import sign
 from tests.conftest import APP_ID, PASSWORD, USERNAME, list_id
 
 TEMPLATES = Path(__file__).resolve().parent / "host_templates" / "strict"
@@ -231,7 +231,7 @@ def connected(host, icontact) -> dict[str, int]:
     with host.app.app_context():
         return {
             shop: host.engine.connect(
-                shop, label=f"{shop} iContact", username=USERNAME, app_password=PASSWORD
+                shop, label=f"{shop} iContact", username=USERNAME, password=PASSWORD
             ).id
             for shop in SHOPS
         }
@@ -389,7 +389,7 @@ def test_the_addon_checks_its_screens_itself_when_csrfprotect_checks_nothing_by_
     host = make_host(WTF_CSRF_CHECK_DEFAULT=False)
     with host.app.app_context():
         integration_id = host.engine.connect(
-            "north", label="Main", username=USERNAME, app_password=PASSWORD
+            "north", label="Main", username=USERNAME, password=PASSWORD
         ).id
     north = host.sign_in("north")
     token = TOKEN.search(north.get(host.url("settings")).text)[1]

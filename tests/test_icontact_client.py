@@ -10,13 +10,13 @@ import pytest
 import urllib3
 from flask import Flask, Response, redirect
 
-from addon.integrations import client_for
-from addon.models import Integration
+from addon.engine.integrations import client_for
 from addon.providers import InvalidData, TemporaryFailure
-from addon.providers import icontact as icontact_module
-from addon.providers.icontact import IContactClient, api_pool
+from addon.providers.icontact import client as icontact_module
+from addon.providers.icontact.client import IContactClient, api_pool
 from addon.sandbox import serve_in_thread
 from addon.state import session as db_session
+from addon.store.models import Integration
 from tests.conftest import APP_ID, PASSWORD, USERNAME, purchase
 
 

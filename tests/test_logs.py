@@ -2,8 +2,8 @@
 
 from sqlalchemy import select
 
-from addon.models import Event
-from tests.conftest import purchase
+from addon.store.models import Event
+from tests.conftest import configure, purchase
 
 
 def test_log_entries_say_what_happened(engine, purchase_rule, run_jobs):
@@ -42,7 +42,7 @@ def test_logs_are_newest_first_and_searchable(engine, purchase_rule, run_jobs):
 
 
 def test_logs_keep_the_newest_entries_up_to_the_limit(app, engine, purchase_rule, run_jobs):
-    app.config["ADDON_LOG_LIMIT"] = 3
+    configure(app, ADDON_LOG_LIMIT=3)
     for n in range(5):
         purchase(engine, f"user{n}@example.com", event_id=f"o-{n}")
     run_jobs()
@@ -55,7 +55,7 @@ def test_logs_keep_the_newest_entries_up_to_the_limit(app, engine, purchase_rule
 
 
 def test_pruning_never_drops_pending_work(app, engine, integration, run_jobs):
-    app.config["ADDON_LOG_LIMIT"] = 1
+    configure(app, ADDON_LOG_LIMIT=1)
     engine.add_rule(
         "acme",
         trigger="prospect.created",
@@ -87,7 +87,7 @@ def test_pruning_never_drops_pending_work(app, engine, integration, run_jobs):
 def test_log_counts_tell_how_many_match_and_how_many_of_those_failed(
     app, engine, purchase_rule, run_jobs
 ):
-    from addon.logs import count_logs_and_failed
+    from addon.engine.logs import count_logs_and_failed
 
     purchase(engine, "good@example.com", event_id="o-1")
     purchase(engine, "bad@example", event_id="o-2")  # not a deliverable address: fails

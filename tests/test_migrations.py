@@ -13,8 +13,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, event, inspect, text
 
-from addon import db as schema
-from addon.models import Base
+from addon.store import db as schema
+from addon.store.models import Base
 
 ADDON_TABLES = {table.name for table in Base.metadata.sorted_tables}
 # The shared server database (PostgreSQL in CI) when the suite runs against one.
@@ -69,7 +69,7 @@ def test_upgrade_builds_every_addon_table_and_its_own_version_table(empty_engine
 def test_autogenerate_on_a_migrated_database_finds_nothing_to_change(empty_engine):
     """The drift check: a model change without a migration fails here.
 
-    Write the missing migration with ``addon.db.new_revision("what changed")``.
+    Write the missing migration with ``addon.store.db.new_revision("what changed")``.
     """
     schema.upgrade(empty_engine)
     with empty_engine.connect() as conn:

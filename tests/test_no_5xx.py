@@ -12,8 +12,8 @@ import pytest
 from flask import url_for
 from sqlalchemy import select
 
-from addon.models import Base, Delivery
-from addon.webhooks import HEADER
+from addon.store.models import Base, Delivery
+from addon.web.webhooks import HEADER
 from tests import test_views_support as support
 from tests.conftest import list_id, purchase
 from tests.test_security_routes import PLAIN_VALUES, addon_rules

@@ -11,7 +11,7 @@ import pytest
 from flask import url_for
 from sqlalchemy import func, select
 
-from addon.models import Delivery, Rule
+from addon.store.models import Delivery, Rule
 from tests import test_views_support as support
 from tests.conftest import USERNAME, list_id, purchase
 

@@ -32,7 +32,7 @@ from sqlalchemy import inspect
 
 import addon
 from addon import IntegrationEngine
-from addon.webhooks import sign
+from addon.web.webhooks import sign
 
 here = Path.cwd()
 app = Flask("tiny_shop")
@@ -130,9 +130,9 @@ def test_the_wheel_holds_every_file_of_the_package(wheel):
     missing = source_files() - packed
     assert not missing, f"setup.cfg [options.package_data] misses: {sorted(missing)}"
     assert {
-        "addon/migrations/env.py",
-        "addon/migrations/script.py.mako",
-        "addon/migrations/versions/0001_initial_schema.py",
+        "addon/store/migrations/env.py",
+        "addon/store/migrations/script.py.mako",
+        "addon/store/migrations/versions/0001_initial_schema.py",
     } <= packed
 
 

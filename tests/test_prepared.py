@@ -6,8 +6,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import bindparam, exc, insert, select, update
 
-from addon.models import Delivery, Event
-from addon.prepared import prepare
+from addon.store.models import Delivery, Event
+from addon.store.prepared import prepare
 
 WHEN = dt.datetime(2026, 11, 27, 9, 30, 15, 123456)
 

@@ -6,7 +6,13 @@ from flask import Flask
 from redis import Redis
 
 from addon import IntegrationEngine
-from addon.queue import drain_flag, enqueue_drain, enqueue_expand, expand_flag, expanding
+from addon.engine.queue import (
+    drain_flag,
+    enqueue_drain,
+    enqueue_expand,
+    expand_flag,
+    expanding,
+)
 
 
 def deployment(redis_url: str, queue_name: str, tmp_path) -> IntegrationEngine:

@@ -10,8 +10,8 @@ import pytest
 from flask import url_for
 from sqlalchemy import select
 
-from addon.api import is_public_endpoint
-from addon.models import Delivery
+from addon.store.models import Delivery
+from addon.web.api import is_public_endpoint
 from tests import test_views_support as support
 from tests.conftest import PASSWORD, USERNAME
 
@@ -35,7 +35,7 @@ def addon_rules(app):
 def objects_of(engine, marketplace_id: str, product_id: str, run_jobs) -> dict:
     """One object of each kind for the marketplace: integration, rule, product, log entry."""
     integration = engine.connect(
-        marketplace_id, label="Main iContact", username=USERNAME, app_password=PASSWORD
+        marketplace_id, label="Main iContact", username=USERNAME, password=PASSWORD
     )
     rule = engine.add_rule(
         marketplace_id,

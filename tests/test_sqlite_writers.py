@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from addon.sqlite import QueuedWriterConnection, queued_writer_connect_args
+from addon.store.sqlite import QueuedWriterConnection, queued_writer_connect_args
 
 
 @pytest.fixture
@@ -123,7 +123,7 @@ def test_writers_checkpoint_the_wal_themselves_once_they_have_let_the_lock_go(
 ):
     """SQLite's automatic checkpoint runs inside a COMMIT, while every other writer waits;
     a writer checkpoints after its turn instead, once enough pages wait in the WAL."""
-    from addon import sqlite as queued
+    from addon.store import sqlite as queued
 
     monkeypatch.setattr(queued, "CHECKPOINT_PAGES", 10)
     lock_free_at_checkpoint = []

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from addon.events import PURCHASE_TYPES
-from tests.conftest import find_contact, list_id
+from addon.engine.events import PURCHASE_TYPES
+from tests.conftest import configure, find_contact, list_id
 
 CUSTOMER = {"email": "Ann@Example.com", "first_name": "Ann", "last_name": "Lee", "phone": "555"}
 
@@ -133,16 +133,16 @@ def test_prospect_created_fires_two_hours_later(app, rule, emit, run_jobs, engin
     run_jobs()
     [entry] = engine.logs("acme")
     assert entry.status == "pending"
-    assert (entry.next_attempt_at - entry.event.created_at).total_seconds() == 7200
+    assert (entry.next_attempt_at - entry.event_created_at).total_seconds() == 7200
     queue = engine.state(app).queue
     [job_id] = queue.scheduled_job_registry.get_job_ids()
     scheduled = queue.scheduled_job_registry.get_scheduled_time(job_id)
-    assert 7190 < (scheduled.replace(tzinfo=None) - entry.event.created_at).total_seconds() <= 7201
+    assert 7190 < (scheduled.replace(tzinfo=None) - entry.event_created_at).total_seconds() <= 7201
     assert members("Abandoned Carts") == {}
 
 
 def test_prospect_created_applies_when_the_delay_ends(app, rule, emit, run_jobs, engine, members):
-    app.config["ADDON_PROSPECT_DELAY"] = 1
+    configure(app, ADDON_PROSPECT_DELAY=1)
     rule("prospect.created", list_name="Abandoned Carts")
     emit("prospect.created")
     run_jobs()
@@ -163,7 +163,7 @@ def test_prospect_created_applies_when_the_delay_ends(app, rule, emit, run_jobs,
 def test_prospect_is_skipped_when_they_bought_before_the_delay(
     app, rule, emit, run_jobs, engine, members, purchase
 ):
-    app.config["ADDON_PROSPECT_DELAY"] = 1
+    configure(app, ADDON_PROSPECT_DELAY=1)
     rule("prospect.created", list_name="Abandoned Carts")
     emit("prospect.created")
     emit("product.purchased", **purchase)
@@ -179,7 +179,7 @@ def test_prospect_is_skipped_when_they_bought_before_the_delay(
 def test_a_purchase_in_another_marketplace_does_not_suppress(
     app, rule, emit, run_jobs, engine, members
 ):
-    app.config["ADDON_PROSPECT_DELAY"] = 1
+    configure(app, ADDON_PROSPECT_DELAY=1)
     rule("prospect.created", list_name="Abandoned Carts")
     emit("prospect.created")
     engine.emit(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from addon.models import Integration, Rule
+from addon.store.models import Integration, Rule
 from tests import test_views_support as support
 from tests.conftest import APP_ID, PASSWORD, USERNAME
 from tests.test_views_support import fresh
@@ -25,7 +25,8 @@ def test_setup_lists_each_integration_with_status_lists_and_buttons(merchant, in
 
 
 def test_needs_attention_shows_the_reason_in_words(merchant, engine, integration):
-    integration.status, integration.status_reason = "needs_attention", "iContact rejected it"
+    stored = engine.db.session.get(Integration, integration.id)
+    stored.status, stored.status_reason = "needs_attention", "iContact rejected it"
     engine.db.session.commit()
     page = merchant.get("addon.settings").text
     assert "Needs attention" in page and "iContact rejected it" in page

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from addon.models import Delivery
-from addon.views import logs as log_views
+from addon.store.models import Delivery
+from addon.web.views import logs as log_views
 from tests import test_views_support as support
 from tests.conftest import PASSWORD, list_id
 from tests.conftest import purchase as emit_purchase

@@ -8,8 +8,8 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import select
 
-from addon.models import Rule
-from addon.triggers import TRIGGERS
+from addon.engine.triggers import TRIGGERS
+from addon.store.models import Rule
 from tests import test_views_support as support
 from tests.conftest import USERNAME, list_id
 from tests.test_views_support import fresh
@@ -22,7 +22,7 @@ PURCHASE = {"trigger": "product.purchased"}
 @pytest.fixture
 def second(engine, icontact):
     """Another integration whose label sorts before "Main iContact"."""
-    return engine.connect("acme", label="Backup", username=USERNAME, app_password="app-password-1")
+    return engine.connect("acme", label="Backup", username=USERNAME, password="app-password-1")
 
 
 def chosen(integration, **extra):

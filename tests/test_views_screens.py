@@ -137,7 +137,7 @@ def test_user_supplied_text_is_escaped_everywhere(merchant, engine, icontact, ru
     evil_label = "<script>alert('label')</script>"
     evil_list = '<img src=x onerror="alert(1)">'
     icontact.add_list(icontact.accounts[USERNAME], {"name": evil_list})
-    integration = engine.connect("acme", label=evil_label, username=USERNAME, app_password=PASSWORD)
+    integration = engine.connect("acme", label=evil_label, username=USERNAME, password=PASSWORD)
     rule = engine.add_rule(
         "acme",
         trigger="product.purchased",

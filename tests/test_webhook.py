@@ -6,7 +6,8 @@ import time
 import pytest
 from sqlalchemy import event, text
 
-from addon.webhooks import sign
+from addon.web.webhooks import sign
+from tests.conftest import configure
 
 SECRET = "whsec-test"
 EVENT = {
@@ -93,7 +94,7 @@ def test_oversized_body_is_413(client):
 
 
 def test_without_a_secret_the_webhook_refuses_everything(app, client):
-    app.config["ADDON_WEBHOOK_SECRET"] = None
+    configure(app, ADDON_WEBHOOK_SECRET=None)
     response = post(client, EVENT)
     assert response.status_code == 403 and "ADDON_WEBHOOK_SECRET" in response.json["error"]
 

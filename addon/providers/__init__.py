@@ -12,7 +12,6 @@ from typing import Any
 
 import urllib3
 
-from . import icontact, icontact_batch
 from .base import (
     InvalidData,
     NotFound,
@@ -23,7 +22,9 @@ from .base import (
     TemporaryFailure,
     Throttle,
 )
-from .icontact_batch import Action, BatchResult
+from .icontact import batch as icontact_batch
+from .icontact import client as icontact
+from .icontact.batch import Action, BatchResult
 
 
 @dataclass(frozen=True)

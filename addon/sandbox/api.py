@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from flask import Blueprint, Response, abort, current_app, g, request
@@ -70,6 +70,23 @@ def search_response(
     except QueryError:
         return error_response(400, messages.BAD_PAGING)
     return page_response(key, page)
+
+
+def one_record(key: str, table: str, record_id: str, view: Callable[[dict], dict]) -> Response:
+    """``{key: view(record)}`` of the account's record ``record_id`` in ``table`` (``"lists"``,
+    ``"contacts"``), or 404."""
+    with sandbox_state().lock:
+        record = getattr(current_account(), table).get(record_id)
+        if record is None:
+            return error_response(404, messages.NOT_FOUND)
+        return json_response({key: view(record)})
+
+
+def search_all(key: str, table: str, view: Callable[[dict], dict], searchable) -> Response:
+    """Every record of the account's ``table`` as ``view`` shows it, searched and paged."""
+    with sandbox_state().lock:
+        records = [view(r) for r in getattr(current_account(), table).values()]
+    return search_response(key, records, searchable)
 
 
 def page_response(key: str, page: Page, warnings: Sequence[str] = ()) -> Response:

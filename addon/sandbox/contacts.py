@@ -24,6 +24,7 @@ from .api import (
     current_account,
     error_response,
     json_response,
+    one_record,
     read_items,
     read_object,
     sandbox_state,
@@ -208,30 +209,17 @@ def post_contacts() -> Response:
 @bp.get("/<contact_id>")
 def get_contact(contact_id: str) -> Response:
     """One contact, or 404."""
-    state = sandbox_state()
-    with state.lock:
-        record = current_account().contacts.get(contact_id)
-        if record is None:
-            return error_response(404, messages.NOT_FOUND)
-        return json_response({"contact": contact_read(record)})
+    return one_record("contact", "contacts", contact_id, contact_read)
 
 
 @bp.post("/<contact_id>")
-def post_contact(contact_id: str) -> Response:
-    """Change only the supplied fields (status only to normal or donotcontact)."""
-    account = current_account()
-    record, warnings = change_contact(
-        sandbox_state(), account, contact_id, read_object(), replace=False
-    )
-    return with_warnings({"contact": record}, warnings)
-
-
 @bp.put("/<contact_id>")
-def put_contact(contact_id: str) -> Response:
-    """Replace the contact: email is required, every other omitted field becomes blank."""
-    account = current_account()
+def change_one_contact(contact_id: str) -> Response:
+    """POST changes only the supplied fields (status only to normal or donotcontact); PUT
+    replaces the contact: email is required, every other omitted field becomes blank."""
+    replace = request.method == "PUT"
     record, warnings = change_contact(
-        sandbox_state(), account, contact_id, read_object(), replace=True
+        sandbox_state(), current_account(), contact_id, read_object(), replace=replace
     )
     return with_warnings({"contact": record}, warnings)
 

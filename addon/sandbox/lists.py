@@ -9,11 +9,12 @@ from .api import (
     current_account,
     error_response,
     json_response,
+    one_record,
     read_items,
     read_object,
     sandbox_state,
     scoped_blueprint,
-    search_response,
+    search_all,
     with_warnings,
 )
 from .records import LIST_FLAGS, LIST_KEYS, LIST_TEXT_FIELDS, as_flag, as_text, list_echo, list_read
@@ -102,10 +103,7 @@ def change_list(
 @bp.get("/")
 def list_lists() -> Response:
     """Lists of the folder; any list field works as a search term."""
-    state = sandbox_state()
-    with state.lock:
-        records = [list_read(r) for r in current_account().lists.values()]
-    return search_response("lists", records, LIST_KEYS)
+    return search_all("lists", "lists", list_read, LIST_KEYS)
 
 
 @bp.post("")
@@ -121,12 +119,7 @@ def post_lists() -> Response:
 @bp.get("/<list_id>")
 def get_list(list_id: str) -> Response:
     """One list, or 404."""
-    state = sandbox_state()
-    with state.lock:
-        record = current_account().lists.get(list_id)
-        if record is None:
-            return error_response(404, messages.NOT_FOUND)
-        return json_response({"list": list_read(record)})
+    return one_record("list", "lists", list_id, list_read)
 
 
 @bp.post("/<list_id>")

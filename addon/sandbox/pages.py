@@ -5,6 +5,8 @@ iContact marks a contact (bounced, do not contact), and the favicon."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, Response, abort, redirect, render_template_string, request, url_for
 from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
@@ -12,7 +14,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from . import consent
 from .api import sandbox_state
 from .icon import favicon_ico
-from .records import CONTACT_STATUSES
+from .records import CONTACT_STATUSES, split_subscription_id
 from .state import Account, SandboxState
 
 #: Rows shown per table: the page stays usable on an account of 10,000 contacts.
@@ -205,28 +207,31 @@ def _back_to(anchor: str) -> BaseResponse:
     return redirect(url_for("icp_sandbox_pages.home") + "#" + anchor, code=303)
 
 
-@bp.post("/icp/core/subscriptions/<subscription_id>/unsubscribe")
-def unsubscribe(subscription_id: str) -> BaseResponse:
-    """The person clicks "unsubscribe" (as in a mail's footer) for this list."""
-    list_id, _, contact_id = subscription_id.partition("_")
+def _person_acts(
+    subscription_id: str, act: Callable[[SandboxState, str, str], dict]
+) -> BaseResponse:
+    """Do what the person does to a subscription, then show its list again: 404 for no such
+    subscription, 409 for one whose state the act does not apply to."""
+    list_id, contact_id = split_subscription_id(subscription_id)
     try:
-        consent.person_unsubscribes(sandbox_state(), list_id, contact_id)
-    except consent.NotFoundError as error:
-        abort(404, description=str(error))
-    return _back_to(f"list-{list_id}")
-
-
-@bp.post("/icp/core/subscriptions/<subscription_id>/confirm")
-def confirm(subscription_id: str) -> BaseResponse:
-    """The person follows the double opt-in link of a pending subscription."""
-    list_id, _, contact_id = subscription_id.partition("_")
-    try:
-        consent.person_confirms(sandbox_state(), list_id, contact_id)
+        act(sandbox_state(), list_id, contact_id)
     except consent.NotFoundError as error:
         abort(404, description=str(error))
     except ValueError as error:
         abort(409, description=str(error))
     return _back_to(f"list-{list_id}")
+
+
+@bp.post("/icp/core/subscriptions/<subscription_id>/unsubscribe")
+def unsubscribe(subscription_id: str) -> BaseResponse:
+    """The person clicks "unsubscribe" (as in a mail's footer) for this list."""
+    return _person_acts(subscription_id, consent.person_unsubscribes)
+
+
+@bp.post("/icp/core/subscriptions/<subscription_id>/confirm")
+def confirm(subscription_id: str) -> BaseResponse:
+    """The person follows the double opt-in link of a pending subscription."""
+    return _person_acts(subscription_id, consent.person_confirms)
 
 
 @bp.post("/icp/core/contacts/<contact_id>/status")

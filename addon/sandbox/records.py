@@ -99,6 +99,12 @@ def subscription_view(record: dict) -> dict:
     return {key: record[key] for key in SUBSCRIPTION_KEYS}
 
 
+def split_subscription_id(subscription_id: str) -> tuple[str, str]:
+    """``(listId, contactId)`` of a subscription id, ``{listId}_{contactId}`` on the wire."""
+    list_id, _, contact_id = subscription_id.partition("_")
+    return list_id, contact_id
+
+
 def is_valid_email(value: object) -> bool:
     """Whether ``value`` looks like an email address the service would take."""
     return isinstance(value, str) and len(value) <= 254 and bool(_EMAIL.match(value))

@@ -36,11 +36,18 @@ from .api import (
     read_object,
     sandbox_state,
     scoped_blueprint,
-    search_response,
+    search_all,
     with_warnings,
 )
 from .consent import api_sets_status, refusal
-from .records import SUBSCRIPTION_KEYS, SUBSCRIPTION_STATUSES, add_date, as_id, subscription_view
+from .records import (
+    SUBSCRIPTION_KEYS,
+    SUBSCRIPTION_STATUSES,
+    add_date,
+    as_id,
+    split_subscription_id,
+    subscription_view,
+)
 from .state import Account, SandboxState
 
 bp = scoped_blueprint("icp_subscriptions", "subscriptions")
@@ -135,8 +142,7 @@ def _new_subscription(state: SandboxState, list_id: str, contact_id: str, status
 
 
 def _existing(account: Account, subscription_id: str) -> dict:
-    list_id, _, contact_id = subscription_id.partition("_")
-    record = account.subscriptions.get((list_id, contact_id))
+    record = account.subscriptions.get(split_subscription_id(subscription_id))
     if record is None:
         abort(error_response(404, messages.NOT_FOUND))
     return record
@@ -186,10 +192,7 @@ def move(
 @bp.get("/")
 def list_subscriptions() -> Response:
     """Subscriptions, searchable by ``listId``, ``contactId``, ``status`` and the rest."""
-    state = sandbox_state()
-    with state.lock:
-        records = [subscription_view(r) for r in current_account().subscriptions.values()]
-    return search_response("subscriptions", records, SUBSCRIPTION_KEYS)
+    return search_all("subscriptions", "subscriptions", subscription_view, SUBSCRIPTION_KEYS)
 
 
 @bp.post("")

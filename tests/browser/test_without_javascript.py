@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from addon.views import logs as log_views
+from addon.web.views import logs as log_views
 from tests.conftest import PASSWORD, USERNAME, list_id, purchase
 
 pytestmark = pytest.mark.browser_context_args(java_script_enabled=False)

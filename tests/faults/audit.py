@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 
-from addon.models import Delivery, Event
+from addon.store.models import Delivery, Event
 from tests.faults.stack import Simulator
 from tests.faults.workload import DELETED_LIST, Planned, RuleSpec, expected_state
 

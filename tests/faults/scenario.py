@@ -12,9 +12,9 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from addon.integrations import update_integration
-from addon.models import Delivery, Event, Integration
-from addon.webhooks import sign
+from addon.engine.integrations import update_integration
+from addon.store.models import Delivery, Event, Integration
+from addon.web.webhooks import sign
 from tests.faults.audit import Setup
 from tests.faults.stack import PostgresServer, RestartableRedis, Simulator, Workers
 from tests.faults.workload import (
@@ -54,7 +54,7 @@ def connect_all(stack: FaultStack) -> tuple[Setup, dict[str, int]]:
             stack.sim.state.register(username, APP_ID, PASSWORD, lists=LISTS)
             integration = engine.connect(
                 marketplace, label=f"{marketplace} iContact", username=username,
-                app_password=PASSWORD,
+                password=PASSWORD,
             )  # fmt: skip
             for spec in RULES:
                 rule = engine.add_rule(

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from addon import config as defaults
-from addon.models import Delivery
+from addon.store.models import Delivery
 from tests.faults.audit import Figures, audit, evidence
 from tests.faults.scenario import Emitter, FaultStack, connect_all, wait_until_done
 from tests.faults.stack import PostgresServer

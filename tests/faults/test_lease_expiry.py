@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from addon.models import Delivery
+from addon.store.models import Delivery
 from tests.faults.scenario import APP_ID, PASSWORD, wait_until_done
 
 CUSTOMERS = 10
@@ -39,7 +39,7 @@ def test_a_batch_that_outlives_its_lease_keeps_the_last_action(fault_stack):
     stack.sim.state.register(USERNAME, APP_ID, PASSWORD, lists=["Customers"])
     with stack.app.app_context():
         engine = stack.app.extensions["addon"]
-        integration = engine.connect("solo", label="solo", username=USERNAME, app_password=PASSWORD)
+        integration = engine.connect("solo", label="solo", username=USERNAME, password=PASSWORD)
         for trigger, action in (("product.purchased", "add"), ("product.refunded", "remove")):
             engine.add_rule(
                 "solo",

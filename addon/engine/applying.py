@@ -1,0 +1,257 @@
+"""A claimed batch on its way through the provider: settled without a call where a business
+rule says so, called for on a thread of its own, and its outcomes written under the leases."""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import Executor, Future
+
+from flask import Flask, current_app
+from sqlalchemy import bindparam, update
+
+from ..logsetup import bind_event
+from ..providers import Action, BatchResult, RejectedCredentials, TemporaryFailure, get_provider
+from ..state import session, settings, state
+from ..store.models import PENDING, Delivery, Integration, table_of
+from ..store.prepared import Prepared, prepare
+from . import outages
+from .contacts import known_contacts, remember_contacts
+from .integrations import mark_needs_attention
+from .leases import release, renew
+from .outcomes import finish, precheck, record_outcome, retry_later
+from .queue import enqueue_drain
+
+log = logging.getLogger("addon.jobs")
+
+#: What applying a delivery changes: its outcome, its next attempt and its lease.
+OUTCOME = (
+    "status",
+    "message",
+    "detail",
+    "attempts",
+    "next_attempt_at",
+    "finished_at",
+    "lease_owner",
+    "lease_until",
+)
+
+
+class Applying:
+    """A claimed batch on its way through the provider.
+
+    Its deliveries are detached from the session, so the commits made while its calls run
+    (the next claim) don't expire them: writing their outcomes reads them, and an expired
+    delivery costs a SELECT of its own.
+    """
+
+    def __init__(
+        self,
+        integration_id: int,
+        provider: str,
+        by_key: dict[int, Delivery],
+        actions: list[Action],
+        size: int,
+        claimed_at: float | None,
+    ):
+        self.integration_id = integration_id
+        self.by_key = by_key
+        self.actions = actions
+        #: The cached contact ids of the batch's customers, read when its calls start.
+        self.known: dict[str, str] = {}
+        #: Deliveries claimed, those settled without a call included.
+        self.size = size
+        self.claimed_at = claimed_at
+        #: Whether the claim took as many as it could: a backlog.
+        self.full = False
+        #: CPU seconds the worker spent on the batch itself: claiming, preparing, writing.
+        #: CPU, not wall time: work done beside a batch in flight waits for the GIL too.
+        self.own_seconds = 0.0
+        self.apply_actions = get_provider(provider).apply_actions
+        self.lookup_threads = settings().icontact_concurrency
+        self.began = self.called = 0.0
+        self._calls: Future[BatchResult] | None = None
+
+    def start(self, executor: Executor, client, owner: str) -> Applying:
+        """Start the batch's calls on ``executor`` (with a client of its own, for its own
+        transcript).
+
+        Leases are checked (and renewed) first unless the batch was claimed a moment ago, so
+        a delivery another worker took over is not applied twice.
+        """
+        if self.claimed_at is None or time.monotonic() - self.claimed_at > _fresh_claim_seconds():
+            owned = renew(owner)
+            self.by_key = {key: d for key, d in self.by_key.items() if key in owned}
+            self.actions = [a for a in self.actions if a.key in owned]
+        # Read now, not when the batch was claimed: the batch before it, written since,
+        # may have learned some of these customers' ids (a lookup saved is an API call).
+        self.known = known_contacts(self.integration_id, (a.email_key for a in self.actions))
+        # No snapshot held through the calls (it would keep SQLite from checkpointing).
+        session().commit()
+        self.began = time.monotonic()
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        self._calls = executor.submit(self._call, app, client.sibling())
+        return self
+
+    def _call(self, app: Flask, client) -> BatchResult:
+        # A context of its own: the worker's would share its database session across threads.
+        with app.app_context():
+            try:
+                return self.apply_actions(
+                    client, self.actions, self.known, lookup_threads=self.lookup_threads
+                )
+            finally:
+                self.called = time.monotonic()
+
+    def result(self) -> BatchResult:
+        """The provider's answer, once its calls are done (their exception, if they raised)."""
+        if self._calls is None:
+            raise RuntimeError("the batch was not started")
+        return self._calls.result()
+
+
+def prepare_batch(
+    batch: list[Delivery], integration_id: int, provider: str, claimed_at: float | None = None
+) -> Applying:
+    """Settle what needs no call (invalid emails, skips) and gather the rest's actions."""
+    db = session()
+    actions: list[Action] = []
+    by_key: dict[int, Delivery] = {}
+    for delivery in batch:
+        verdict = precheck(delivery)
+        if verdict is not None:
+            finish(delivery, *verdict)
+            continue
+        customer = dict(delivery.event.payload["customer"])
+        actions.append(Action(delivery.id, delivery.action, customer, delivery.list_id))
+        by_key[delivery.id] = delivery
+    # Detached before the commit, so the commit doesn't expire what was loaded; the
+    # transaction ends before the calls (a snapshot held through them would keep SQLite from
+    # checkpointing its WAL and PostgreSQL from vacuuming).
+    db.flush()
+    for event in {delivery.event for delivery in batch}:
+        db.expunge(event)
+    for delivery in batch:
+        db.expunge(delivery)
+    db.commit()
+    return Applying(integration_id, provider, by_key, actions, len(batch), claimed_at)
+
+
+def finish_batch(applying: Applying, owner: str) -> bool:
+    """Wait for the batch's calls and record each delivery's own outcome.
+
+    Returns:
+        False when the provider rejected the credentials: the integration needs attention
+        and the batch is held (not failed); else True.
+    """
+    by_key = applying.by_key
+    try:
+        result = applying.result()
+    except RejectedCredentials as exc:
+        integration = session().get(Integration, applying.integration_id)
+        if integration is not None:
+            mark_needs_attention(integration, str(exc))
+        release(
+            list(by_key), "held: iContact rejected the credentials; fix the integration to resume"
+        )
+        return False
+    called = applying.called or time.monotonic()
+    answered = time.thread_time()
+    writes = _outcome_writes(by_key, result)
+
+    tries: list[int] = []
+
+    def write() -> set[int]:
+        tries.append(1)
+        held = _write_outcomes(writes, by_key, owner, again=len(tries) > 1)
+        remember_contacts(applying.integration_id, result.learned, result.forgotten, applying.known)
+        session().commit()
+        return held
+
+    # The calls were made: their outcomes are written once the database answers again,
+    # rather than left for the lease to lapse and the batch to be applied a second time.
+    held = [by_key[key] for key in outages.while_away(write, f"writing {len(by_key)} outcomes")]
+    written = [_outcome_line(delivery) for delivery in held]
+    retries = [d.next_attempt_at for d in held if d.status == PENDING]
+    ended = time.monotonic()
+    applying.own_seconds += time.thread_time() - answered
+    for event_id, marketplace_id, *fields in written:
+        with bind_event(event_id, marketplace_id):
+            log.info("delivery %s (%s %s list %s): %s", *fields)
+    if retries:
+        enqueue_drain(state().queue, applying.integration_id, at=min(retries), coalesce=False)
+    log.info(
+        "integration %s: %d deliveries applied with %d call(s) in %.3f s, written in %.3f s",
+        applying.integration_id,
+        len(by_key),
+        len(result.calls),
+        called - applying.began,
+        ended - called,
+    )
+    return True
+
+
+def _fresh_claim_seconds() -> float:
+    # Nobody can take a lease over before it lapses: a claim this recent is still ours, and
+    # renewing it would cost a write (on SQLite, a turn at the one write lock) per batch.
+    return settings().lease_seconds / 10
+
+
+def _outcome_writes(by_key: dict[int, Delivery], result: BatchResult) -> Prepared:
+    """Set each delivery's outcome (temporary failures wait for a retry) and return the
+    statement that writes them, ready for the driver. The deliveries are detached
+    (:class:`Applying`): :func:`_write_outcomes` is the only write of their outcomes.
+
+    Every outcome is worked out, down to the driver's parameters, before the leases are
+    renewed: renewing is the transaction's first write, and on SQLite the write lock it takes
+    is held until the commit, so the other workers wait for nothing but the statements.
+    """
+    for key, delivery in by_key.items():
+        outcome = result.outcomes.get(key)
+        if isinstance(outcome, TemporaryFailure):
+            detail = {"calls": result.details.get(key) or result.calls[-5:]}
+            retry_later(delivery, str(outcome), outcome.retry_after, detail)
+        else:
+            record_outcome(delivery, outcome, {"calls": result.details.get(key) or []})
+    table = table_of(Delivery)
+    return prepare(
+        update(table).where(table.c.id == bindparam("delivery_id")),
+        [
+            {"delivery_id": key, **{column: getattr(delivery, column) for column in OUTCOME}}
+            for key, delivery in by_key.items()
+        ],
+        session().get_bind().dialect,
+    )
+
+
+def _write_outcomes(
+    writes: Prepared, by_key: dict[int, Delivery], owner: str, again: bool = False
+) -> set[int]:
+    """Write the outcomes (:func:`_outcome_writes`) of the deliveries still leased by
+    ``owner``, in the caller's transaction; returns their ids.
+
+    Args:
+        again: an earlier try failed with the database away, possibly after its commit.
+    """
+    held = renew(owner) & by_key.keys()
+    for key in by_key.keys() - held:
+        if again:
+            # The connection may have dropped after the server committed the earlier try.
+            log.info("delivery %s: written already, or taken over after our lease lapsed", key)
+            continue
+        # Another worker took it over after our lease lapsed; its outcome is theirs.
+        log.warning("delivery %s: lease lost while applying; its new owner records it", key)
+    writes.only(key in held for key in by_key).execute(session().connection())
+    return held
+
+
+def _outcome_line(delivery: Delivery) -> tuple:
+    return (
+        delivery.event_id,
+        delivery.marketplace_id,
+        delivery.id,
+        delivery.trigger,
+        delivery.action,
+        delivery.list_id,
+        delivery.status,
+    )

@@ -1,0 +1,66 @@
+"""The contact-id cache: what the provider calls a customer, remembered per integration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..state import session
+from ..store.models import CachedContact
+
+
+def known_contacts(integration_id: int, email_keys: Iterable[str]) -> dict[str, str]:
+    """Cached ``{email_key: contact_id}`` for the given lower-cased emails."""
+    keys = sorted(set(email_keys))
+    found: dict[str, str] = {}
+    for start in range(0, len(keys), 500):
+        rows = session().execute(
+            select(CachedContact.email_key, CachedContact.contact_id).where(
+                CachedContact.integration_id == integration_id,
+                CachedContact.email_key.in_(keys[start : start + 500]),
+            )
+        )
+        found.update({email: contact_id for email, contact_id in rows})
+    return found
+
+
+def remember_contacts(
+    integration_id: int, learned: dict[str, str], forgotten: Iterable[str], known: dict[str, str]
+) -> None:
+    """Store new or changed ids and drop stale ones (in the caller's transaction).
+
+    New and changed ids are written in one statement, as an upsert where the database has
+    one: another worker may have learned the same customer a moment earlier.
+    """
+    db = session()
+    changed = {e for e, cid in learned.items() if e in known and known[e] != cid}
+    gone = set(forgotten) | changed
+    if gone:
+        db.execute(
+            delete(CachedContact).where(
+                CachedContact.integration_id == integration_id,
+                CachedContact.email_key.in_(sorted(gone)),
+            )
+        )
+    rows = [
+        {"integration_id": integration_id, "email_key": email, "contact_id": contact_id}
+        for email, contact_id in learned.items()
+        if known.get(email) != contact_id
+    ]
+    if rows:
+        db.execute(_upsert(db.get_bind().dialect.name), rows)
+
+
+def _upsert(dialect: str):
+    upserting = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
+    if upserting is None:
+        # No portable upsert: a concurrent insert of the same customer fails the batch's
+        # write, which is then retried.
+        return insert(CachedContact)
+    statement = upserting.insert(CachedContact)
+    return statement.on_conflict_do_update(
+        index_elements=[CachedContact.integration_id, CachedContact.email_key],
+        set_={"contact_id": statement.excluded.contact_id},
+    )

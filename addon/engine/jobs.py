@@ -1,0 +1,68 @@
+"""RQ job functions, at module level so workers import them by name.
+
+``process_marketplace`` turns a marketplace's new events into deliveries; ``drain_integration``
+applies an integration's due deliveries in batches; ``sweep`` (:mod:`addon.engine.sweeper`)
+re-enqueues what waited too long.
+
+A job that loses the database hands its work back as soon as the database answers again (see
+:mod:`addon.engine.outages`): it writes what its calls did, gives back its leases and asks for what
+the outage held up, rather than leaving it for a lease to lapse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.exc import DBAPIError
+
+from ..logsetup import bind_event
+from ..state import state
+from ..store.models import utcnow
+from . import outages
+from .drain import drain
+from .expansion import expand_waiting
+from .queue import drain_flag
+from .sweeper import resume_after_outage
+
+
+def process_marketplace(marketplace_id: str) -> str:
+    """Expand the marketplace's waiting events into deliveries, then start applying them."""
+    with bind_event(None, marketplace_id), _resuming_after_outage():
+        return _process_marketplace(marketplace_id)
+
+
+@contextmanager
+def _resuming_after_outage() -> Iterator[None]:
+    """Around a job: when the database went away under it, wait for it to answer again (a
+    while), then ask for what the job would have done, before the job fails. Its own job was
+    taken off the queue (and its coalescing flag cleared) when it started."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if outages.database_away(exc):
+            resume_after_outage()
+        raise
+
+
+def _process_marketplace(marketplace_id: str) -> str:
+    due = expand_waiting(marketplace_id)
+    now = utcnow()
+    for integration_id, (when, _count) in due.items():
+        if when <= now:
+            drain_integration(integration_id)
+    return f"expanded into work for {len(due)} integration(s)"
+
+
+def drain_integration(integration_id: int, helper: int = 0) -> str:
+    """Apply every delivery of the integration that may run now, batch after batch.
+
+    Args:
+        helper: which extra drain of a backlog this is (see :func:`queue.enqueue_drain`).
+    """
+    queue = state().queue
+    if queue is not None:
+        # Cleared first, whatever this job then finds, so the next ask enqueues a fresh job.
+        queue.connection.delete(drain_flag(queue, integration_id, helper))
+    with _resuming_after_outage():
+        return drain(integration_id)

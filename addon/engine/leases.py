@@ -1,0 +1,268 @@
+"""Leases: which deliveries of an integration may run now, claimed in per-customer order
+under a lease that a live worker renews, and given back when a drain stops early."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import uuid
+from typing import cast
+
+from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy.orm import joinedload
+
+from ..state import session, settings
+from ..store.models import PENDING, Delivery, Event, Integration, utcnow
+
+log = logging.getLogger("addon.deliveries")
+
+
+def _core(statement):
+    """Run a statement that returns plain rows (or none) in the session's transaction,
+    without the ORM's per-statement machinery, which costs more than the small reads and
+    writes a worker makes for every batch do themselves."""
+    return session().connection().execute(statement)
+
+
+#: How many times a claim looks again when every delivery it picked was leased by another
+#: worker between its read and its lease (two workers read the same oldest deliveries).
+CLAIM_ATTEMPTS = 3
+
+
+def claim(
+    integration_id: int, owner: str, limit: int, marketplace_id: str | None = None
+) -> list[Delivery]:
+    """Lease up to ``limit`` deliveries of an integration that may run now.
+
+    A delivery may run when it is due, not leased by a live worker, no earlier delivery for
+    the same customer and list is unfinished, and every earlier event of its marketplace has
+    been expanded (so a refund never overtakes the purchase before it).
+
+    Args:
+        marketplace_id: the integration's, when the caller knows it (saves reading the row).
+    """
+    db = session()
+    if marketplace_id is None:
+        integration = db.get(Integration, integration_id)
+        if integration is None:
+            return []
+        marketplace_id = integration.marketplace_id
+    for _attempt in range(CLAIM_ATTEMPTS):
+        now = utcnow()
+        eligible = _eligible(integration_id, marketplace_id, limit, now)
+        ids = _lease(eligible, owner, limit, now) if eligible else []
+        db.commit()
+        if ids:
+            return list(
+                db.scalars(
+                    select(Delivery)
+                    .where(
+                        Delivery.id.in_(ids),
+                        Delivery.lease_owner == owner,
+                        Delivery.status == PENDING,
+                    )
+                    .options(joinedload(Delivery.event))
+                    .order_by(Delivery.sequence_at, Delivery.id)
+                )
+            )
+        if not eligible:
+            break
+        # Every one was taken meanwhile; the next look starts past them rather than ending
+        # the drain, which would leave this worker idle beside a backlog.
+    return []
+
+
+def lease_is_free(now: dt.datetime):
+    """A delivery nobody holds: never leased, or its lease lapsed before ``now``."""
+    return or_(Delivery.lease_until.is_(None), Delivery.lease_until < now)
+
+
+def _eligible(integration_id: int, marketplace_id: str, limit: int, now: dt.datetime) -> list[int]:
+    """Ids of deliveries that may run now, oldest first: at least ``limit`` if there are so
+    many (a page more at most)."""
+    # Computed once, not per candidate row: as a correlated subquery PostgreSQL runs it for
+    # every pending delivery, and a claim would slow down as the backlog grows.
+    unexpanded = _core(
+        select(func.min(Event.created_at)).where(
+            Event.marketplace_id == marketplace_id, Event.expanded_at.is_(None)
+        )
+    ).scalar()
+    conditions = [
+        Delivery.integration_id == integration_id,
+        Delivery.status == PENDING,
+        Delivery.next_attempt_at <= now,
+        lease_is_free(now),
+    ]
+    if unexpanded is not None:
+        conditions.append(Delivery.sequence_at < unexpanded)
+    eligible: list[int] = []
+    window = 2 * limit  # some candidates wait behind an earlier delivery of their own
+    after = None
+    for _page in range(50):
+        page = select(Delivery.id, Delivery.list_id, Delivery.email_key, Delivery.sequence_at)
+        if after is not None:
+            # Past a page of waiting deliveries, so they cannot hold up everyone behind them.
+            page = page.where(
+                or_(
+                    Delivery.sequence_at > after[0],
+                    and_(Delivery.sequence_at == after[0], Delivery.id > after[1]),
+                )
+            )
+        rows = _core(
+            page.where(*conditions).order_by(Delivery.sequence_at, Delivery.id).limit(window)
+        ).all()
+        firsts = _first_pending(integration_id, {(r.list_id, r.email_key) for r in rows})
+        eligible += [
+            r.id for r in rows if firsts.get((r.list_id, r.email_key)) == (r.sequence_at, r.id)
+        ]
+        if len(eligible) >= limit or len(rows) < window:
+            break
+        after = (rows[-1].sequence_at, rows[-1].id)
+    return eligible
+
+
+def _lease(eligible: list[int], owner: str, limit: int, now: dt.datetime) -> list[int]:
+    """Lease the oldest ``limit`` of the ``eligible`` deliveries still free; returns their ids.
+
+    All of ``eligible`` are candidates, not just the first ``limit``: another worker that read
+    the same deliveries a moment earlier leases the oldest, and this one takes the next.
+    """
+    candidates = (
+        select(Delivery.id)
+        .where(Delivery.id.in_(eligible), Delivery.status == PENDING, lease_is_free(now))
+        .order_by(Delivery.sequence_at, Delivery.id)
+        .limit(limit)
+    )
+    if session().get_bind().dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True, of=Delivery)
+    ids = list(_core(candidates).scalars())
+    if not ids:
+        return []
+    lease = now + dt.timedelta(seconds=settings().lease_seconds)
+    leased = _core(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.status == PENDING, lease_is_free(now))
+        .values(lease_owner=owner, lease_until=lease)
+        .returning(Delivery.id)
+    )
+    # Without row locks (SQLite) another worker may lease some between the two statements.
+    return [pk for (pk,) in leased]
+
+
+def _first_pending(
+    integration_id: int, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[dt.datetime, int]]:
+    """The earliest pending delivery, as ``(sequence_at, id)``, of each (list, customer).
+
+    Only that one may run: a later delivery for the same customer and list waits for it
+    (leased, or waiting for a retry, included). Done as one plain read rather than a
+    correlated subquery per candidate, whose plan PostgreSQL picked badly on fresh statistics.
+    """
+    first: dict[tuple[str, str], tuple[dt.datetime, int]] = {}
+    emails = sorted({email for _, email in keys})
+    lists = sorted({list_id for list_id, _ in keys})
+    for start in range(0, len(emails), 400):
+        rows = _core(
+            select(Delivery.list_id, Delivery.email_key, Delivery.sequence_at, Delivery.id).where(
+                Delivery.integration_id == integration_id,
+                Delivery.list_id.in_(lists),
+                Delivery.email_key.in_(emails[start : start + 400]),
+                Delivery.status == PENDING,
+            )
+        )
+        for list_id, email_key, sequence_at, pk in rows:
+            key = (list_id, email_key)
+            if key in keys and (key not in first or (sequence_at, pk) < first[key]):
+                first[key] = (sequence_at, pk)
+    return first
+
+
+def new_owner() -> str:
+    return uuid.uuid4().hex
+
+
+def _renewal(owner: str, seconds: int):
+    until = utcnow() + dt.timedelta(seconds=seconds)
+    return (
+        update(Delivery)
+        .where(Delivery.lease_owner == owner, Delivery.status == PENDING)
+        .values(lease_until=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def renew(owner: str) -> set[int]:
+    """Extend the leases ``owner`` still holds and return their ids, in the caller's transaction.
+
+    Called right before the provider is called and right before outcomes are written: a
+    delivery whose lease another worker took over is neither called for nor written again.
+    """
+    seconds = settings().lease_seconds
+    rows = _core(_renewal(owner, seconds).returning(Delivery.id))
+    return {pk for (pk,) in rows}
+
+
+class LeaseKeeper:
+    """Renews a worker's leases in the background while a slow batch talks to the provider
+    (a throttled account can keep one batch busy for longer than a lease)."""
+
+    def __init__(self, owner: str):
+        self.owner = owner
+        self.seconds = settings().lease_seconds
+        self.bind = cast(Engine, session().get_bind())
+        self.interval = max(0.5, self.seconds / 3)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="addon-lease", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                with self.bind.begin() as connection:
+                    connection.execute(_renewal(self.owner, self.seconds))
+            except Exception:  # the lease may lapse; renew() before writing still fences it
+                log.warning("could not renew leases", exc_info=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def release(ids: list[int], message: str) -> None:
+    """Give deliveries back unfinished (held for their integration), saying why; they keep
+    their place."""
+    _core(
+        update(Delivery)
+        .where(Delivery.id.in_(ids))
+        .values(message=message, lease_owner=None, lease_until=None)
+    )
+
+
+def release_all(owner: str) -> None:
+    """Give back every delivery still leased by ``owner`` (a drain that stops early)."""
+    session().execute(
+        update(Delivery)
+        .where(Delivery.lease_owner == owner, Delivery.status == PENDING)
+        .values(lease_owner=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def integration_ids_with_due_work(now: dt.datetime | None = None) -> list[int]:
+    """Integrations that have due, unleased pending deliveries (for the sweeper)."""
+    now = now or utcnow()
+    query = (
+        select(Delivery.integration_id)
+        .join(Integration, Integration.id == Delivery.integration_id)
+        .where(
+            Delivery.status == PENDING,
+            Delivery.next_attempt_at <= now,
+            lease_is_free(now),
+        )
+        .distinct()
+    )
+    return [i for i in session().scalars(query) if i is not None]

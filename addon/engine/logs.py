@@ -1,0 +1,157 @@
+"""The log: finished and pending deliveries of a marketplace, searchable, pruned to a limit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import cast
+
+from sqlalchemy import CursorResult, case, delete, func, or_, select, update
+from sqlalchemy.orm import defer
+
+from ..errors import IntegrationError
+from ..state import session, settings
+from ..store.models import (
+    FAILED,
+    FINISHED,
+    PENDING,
+    SKIPPED,
+    Delivery,
+    marketplace_row,
+    utcnow,
+)
+
+
+def filtered_query(
+    marketplace_id: str,
+    q: str | None = None,
+    status: str | None = None,
+    trigger: str | None = None,
+    integration_id: int | None = None,
+    date_from: dt.datetime | None = None,
+    date_to: dt.datetime | None = None,
+):
+    query = select(Delivery).where(Delivery.marketplace_id == marketplace_id)
+    if q and q.strip():
+        term = q.strip().lower()
+        # autoescape: the merchant's % and _ are characters to find, not LIKE wildcards (and a
+        # backslash is not PostgreSQL's default LIKE escape either).
+        query = query.where(
+            or_(
+                Delivery.email_key.contains(term, autoescape=True),
+                *(
+                    func.lower(column).contains(term, autoescape=True)
+                    for column in (
+                        Delivery.list_name,
+                        Delivery.product_id,
+                        Delivery.event_id,
+                        Delivery.message,
+                        Delivery.integration_label,
+                    )
+                ),
+            )
+        )
+    if status:
+        query = query.where(Delivery.status == status)
+    if trigger:
+        query = query.where(Delivery.trigger == trigger)
+    if integration_id:
+        query = query.where(Delivery.integration_id == int(integration_id))
+    if date_from:
+        query = query.where(Delivery.created_at >= date_from)
+    if date_to:
+        query = query.where(Delivery.created_at < date_to)
+    return query
+
+
+def search_logs(
+    marketplace_id: str,
+    q: str | None = None,
+    status: str | None = None,
+    trigger: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    **filters,
+) -> list[Delivery]:
+    """A page of the marketplace's log entries, newest first.
+
+    Args:
+        q: matches email, list, product, event id, integration label and message.
+        status: pending, success, failed or skipped.
+        trigger: a trigger name (the rule's trigger, not the event's type).
+        filters: ``integration_id``, ``date_from``, ``date_to`` (naive UTC datetimes).
+    """
+    query = filtered_query(marketplace_id, q, status, trigger, **filters)
+    # The list never shows what was sent; an entry's details load it when opened.
+    query = query.options(defer(Delivery.detail))
+    query = query.order_by(Delivery.created_at.desc(), Delivery.id.desc())
+    return list(session().scalars(query.limit(limit).offset(offset)))
+
+
+def skip_pending(condition, reason: str) -> None:
+    """Close the pending entries that ``condition`` selects as skipped, saying why (their rule
+    or integration is going away); in the caller's transaction."""
+    session().execute(
+        update(Delivery)
+        .where(condition, Delivery.status == PENDING)
+        .values(status=SKIPPED, message=f"skipped: {reason}", finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def get_log_entry(marketplace_id: str, entry_id) -> Delivery:
+    """The marketplace's log entry.
+
+    Raises:
+        IntegrationError: unknown entry, another marketplace's included.
+    """
+    entry = marketplace_row(session(), Delivery, marketplace_id, entry_id)
+    if entry is None:
+        raise IntegrationError("Unknown log entry")
+    return entry
+
+
+def count_logs_and_failed(
+    marketplace_id: str, q=None, status=None, trigger=None, **filters
+) -> tuple[int, int]:
+    """How many entries the filters match, and how many of those failed (one pass)."""
+    matched = filtered_query(marketplace_id, q, status, trigger, **filters).subquery()
+    failed = func.count(case((matched.c.status == FAILED, 1)))
+    total, failures = session().execute(select(func.count(), failed).select_from(matched)).one()
+    return total or 0, failures or 0
+
+
+def prune_logs(marketplace_id: str, keep: int | None = None) -> int:
+    """Delete finished entries beyond the newest ``keep`` (``ADDON_LOG_LIMIT``); never pending.
+
+    Returns:
+        How many entries were deleted.
+    """
+    keep = settings().log_limit if keep is None else keep
+    db = session()
+    finished = (Delivery.marketplace_id == marketplace_id, Delivery.status.in_(FINISHED))
+    cutoff = db.execute(
+        select(Delivery.created_at, Delivery.id)
+        .where(*finished)
+        .order_by(Delivery.created_at.desc(), Delivery.id.desc())
+        .offset(keep)
+        .limit(1)
+    ).first()
+    if cutoff is None:
+        return 0
+    created_at, pk = cutoff
+    result = cast(
+        CursorResult,
+        db.execute(
+            delete(Delivery)
+            .where(
+                *finished,
+                or_(
+                    Delivery.created_at < created_at,
+                    (Delivery.created_at == created_at) & (Delivery.id <= pk),
+                ),
+            )
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    db.commit()
+    return result.rowcount or 0

@@ -1,1 +1,0 @@
-"""The add-on's Alembic environment (``env.py``) and revisions; run by :mod:`addon.db`."""

@@ -1,0 +1,1 @@
+"""iContact: the HTTP client (``client``, no Flask) and its batched actions (``batch``)."""

@@ -1,0 +1,160 @@
+"""What the engine's public methods hand back: plain frozen records, not database rows.
+
+A host keeps these as long as it likes: they hold no session, load nothing lazily, and the
+integration carries no credential (the encrypted password stays in the add-on's table).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .store.models import Delivery, Integration, Rule
+
+
+@dataclass(frozen=True)
+class MailingList:
+    """A list of the provider account: ``id`` is the provider's, what ``add_rule`` takes."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ConnectedIntegration:
+    """A marketplace's connected email-marketing account, without its password."""
+
+    id: int
+    marketplace_id: str
+    provider: str
+    label: str
+    username: str
+    #: The provider's id of the account the credentials opened.
+    account_id: str
+    #: ``connected``, or ``needs_attention`` once the provider refused the credentials.
+    status: str
+    status_reason: str | None
+    lists: tuple[MailingList, ...]
+    lists_refreshed_at: dt.datetime | None
+    created_at: dt.datetime
+
+    @classmethod
+    def from_row(cls, row: Integration) -> ConnectedIntegration:
+        """The record of an ``Integration`` row (its ``secret`` left behind)."""
+        return cls(
+            id=row.id,
+            marketplace_id=row.marketplace_id,
+            provider=row.provider,
+            label=row.label,
+            username=row.username,
+            account_id=row.account_id,
+            status=row.status,
+            status_reason=row.status_reason,
+            lists=tuple(MailingList(id=item.remote_id, name=item.name) for item in row.lists),
+            lists_refreshed_at=row.lists_refreshed_at,
+            created_at=row.created_at,
+        )
+
+
+@dataclass(frozen=True)
+class IntegrationRule:
+    """When ``trigger`` fires for ``product_id`` (any product when None), apply ``action``
+    (``add`` or ``remove``) to the list ``list_id`` of integration ``integration_id``."""
+
+    id: int
+    marketplace_id: str
+    trigger: str
+    integration_id: int
+    action: str
+    list_id: str
+    list_name: str
+    product_id: str | None
+    created_at: dt.datetime
+
+    @property
+    def scope(self) -> str:
+        """``global`` (every product) or ``product``."""
+        return "global" if self.product_id is None else "product"
+
+    @classmethod
+    def from_row(cls, row: Rule) -> IntegrationRule:
+        """The record of a ``Rule`` row."""
+        return cls(
+            id=row.id,
+            marketplace_id=row.marketplace_id,
+            trigger=row.trigger,
+            integration_id=row.integration_id,
+            action=row.action,
+            list_id=row.list_id,
+            list_name=row.list_name,
+            product_id=row.product_id,
+            created_at=row.created_at,
+        )
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One rule applied to one event, as the Logs screen shows it.
+
+    ``integration_label``, ``list_name`` and ``rule_scope`` are as they were when the entry
+    was made, so an entry still reads right after its rule or integration is gone.
+    """
+
+    id: int
+    marketplace_id: str
+    #: ``pending`` (queued, waiting for a retry or held), ``success``, ``failed``, ``skipped``.
+    status: str
+    message: str
+    event_id: str
+    event_type: str
+    trigger: str
+    email: str
+    product_id: str | None
+    rule_id: int | None
+    rule_scope: str
+    integration_id: int | None
+    integration_label: str
+    action: str
+    list_id: str
+    list_name: str
+    attempts: int
+    #: When the storefront event arrived; ``created_at`` is when its rule matched it.
+    event_created_at: dt.datetime
+    created_at: dt.datetime
+    next_attempt_at: dt.datetime
+    finished_at: dt.datetime | None
+    #: What was sent and what the provider answered, credentials left out.
+    detail: dict[str, Any] | None
+
+    @classmethod
+    def from_row(
+        cls, row: Delivery, detail: dict[str, Any] | None, event_created_at: dt.datetime
+    ) -> LogEntry:
+        """The record of a ``Delivery`` row; ``detail`` and its event's time are passed in
+        because a page of rows is loaded without them (one query fetches the page's)."""
+        return cls(
+            id=row.id,
+            marketplace_id=row.marketplace_id,
+            status=row.status,
+            message=row.message,
+            event_id=row.event_id,
+            event_type=row.event_type,
+            trigger=row.trigger,
+            email=row.email,
+            product_id=row.product_id,
+            rule_id=row.rule_id,
+            rule_scope=row.rule_scope,
+            integration_id=row.integration_id,
+            integration_label=row.integration_label,
+            action=row.action,
+            list_id=row.list_id,
+            list_name=row.list_name,
+            attempts=row.attempts,
+            event_created_at=event_created_at,
+            created_at=row.created_at,
+            next_attempt_at=row.next_attempt_at,
+            finished_at=row.finished_at,
+            detail=detail,
+        )

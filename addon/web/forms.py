@@ -1,0 +1,212 @@
+"""The merchant screens' forms (Flask-WTF): what each accepts and the error shown next to it.
+
+Wizard steps that only move forward (rule trigger, integration and action) are GET forms
+without a CSRF field: they change nothing, and their URLs can be reloaded and bookmarked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm  # type: ignore[import-untyped]
+from wtforms import (  # type: ignore[import-untyped]
+    DateField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SearchField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import (  # type: ignore[import-untyped]
+    DataRequired,
+    InputRequired,
+    Length,
+    Optional,
+    ValidationError,
+)
+
+from ..engine.integrations import MAX_LABEL
+from ..engine.triggers import ACTIONS, TRIGGERS
+from ..providers import PROVIDERS
+from ..store.models import (
+    FAILED,
+    PENDING,
+    SKIPPED,
+    SUCCESS,
+)
+
+LABEL_HINT = "Only you see it: it tells your integrations apart, e.g. 'Main iContact account'."
+
+
+class QueryForm(FlaskForm):
+    """A form read from the query string of a GET request (no CSRF: it changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    def __init__(self, formdata: Any = None, **kwargs: Any):
+        super().__init__(formdata=formdata, **kwargs)
+
+
+# -- integrations --------------------------------------------------------------------------
+
+
+class ProviderForm(QueryForm):
+    """New Integration, step 1: which email-marketing service."""
+
+    provider = RadioField(
+        "Provider",
+        choices=[SelectChoice(p.name, p.title) for p in PROVIDERS.values()],
+        default=next(iter(PROVIDERS)),
+        validators=[InputRequired("Choose the service to connect.")],
+    )
+
+
+class IContactForm(FlaskForm):
+    """New Integration, step 2 for iContact: a label and the application's credentials."""
+
+    label = StringField(
+        "Integration label",
+        validators=[DataRequired("Give the integration a label."), Length(max=MAX_LABEL)],
+        description=LABEL_HINT,
+    )
+    username = StringField(
+        "iContact username",
+        validators=[DataRequired("Enter the username you sign in to iContact with.")],
+    )
+    password = PasswordField(
+        "Application password",
+        validators=[DataRequired("Enter the application password you chose in iContact.")],
+        description="The password you chose for our App ID in iContact, not your login password.",
+    )
+
+    def check_label_free(self, taken: set[str]) -> bool:
+        """Mark the label field when another integration of the marketplace uses it."""
+        label = (self.label.data or "").strip()
+        if label in taken:
+            self.label.errors = [
+                *self.label.errors,
+                f"Another integration is already labelled '{label}'. Choose another label.",
+            ]
+            return False
+        return True
+
+
+class IContactEditForm(IContactForm):
+    """Edit an integration: a blank password keeps the stored one."""
+
+    password = PasswordField(
+        "New application password",
+        validators=[Optional()],
+        description="Leave blank to keep the current password.",
+    )
+
+
+#: The configure step's form for each provider; a second provider adds its class here and
+#: its template in ``templates/addon/providers/<name>.html``.
+CONNECT_FORMS: dict[str, type[IContactForm]] = {"icontact": IContactForm}
+EDIT_FORMS: dict[str, type[IContactForm]] = {"icontact": IContactEditForm}
+
+
+# -- rules ----------------------------------------------------------------------------------
+
+TRIGGER_CHOICES = [SelectChoice(t.name, t.title) for t in TRIGGERS]
+ACTION_CHOICES = [SelectChoice(name, title) for name, title in ACTIONS.items()]
+
+
+class TriggerStepForm(QueryForm):
+    """New Rule, step 1: when the rule runs."""
+
+    trigger = RadioField(
+        "Trigger",
+        choices=TRIGGER_CHOICES,
+        validators=[InputRequired("Choose when the rule should run.")],
+    )
+
+
+class ConnectionStepForm(TriggerStepForm):
+    """New Rule, step 2: which integration, and whether to add or remove the customer."""
+
+    integration_id = SelectField(
+        "Integration",
+        coerce=int,
+        validators=[InputRequired("Choose the integration to use.")],
+    )
+    action = RadioField(
+        "Action",
+        choices=ACTION_CHOICES,
+        validators=[InputRequired("Choose what to do with the customer.")],
+    )
+
+    def __init__(self, formdata: Any = None, *, integrations=(), **kwargs: Any):
+        super().__init__(formdata, **kwargs)
+        # The engine lists them sorted by label.
+        self.integration_id.choices = [SelectChoice(i.id, i.label) for i in integrations]
+
+
+class ListStepForm(FlaskForm):
+    """New Rule, step 3: the list, picked from the cached ones or typed by name."""
+
+    trigger = HiddenField(validators=[InputRequired()])
+    integration_id = HiddenField(validators=[InputRequired()])
+    action = HiddenField(validators=[InputRequired()])
+    list_id = SelectField("List", validators=[Optional()], validate_choice=False)
+    list_name = StringField(
+        "Or type a list name",
+        validators=[Optional(), Length(max=255)],
+        description="A list that does not exist yet can be created in iContact for you.",
+    )
+    create_list = HiddenField()
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if not (self.list_name.data or "").strip() and not self.list_id.data:
+            self.list_name.errors = [
+                *self.list_name.errors,
+                "Choose a list, or type the name of one.",
+            ]
+            return False
+        return valid
+
+
+# -- logs -----------------------------------------------------------------------------------
+
+STATUS_CHOICES = [
+    SelectChoice("", "Any status"),
+    SelectChoice(SUCCESS, "Success"),
+    SelectChoice(FAILED, "Failed"),
+    SelectChoice(PENDING, "Pending"),
+    SelectChoice(SKIPPED, "Skipped"),
+]
+
+
+class LogFilterForm(QueryForm):
+    """Log search and filters; an invalid value is reported and ignored."""
+
+    q = SearchField("Search", validators=[Optional(), Length(max=200)])
+    status = SelectField("Status", choices=STATUS_CHOICES, validators=[Optional()])
+    trigger = SelectField(
+        "Trigger",
+        choices=[SelectChoice("", "Any trigger"), *TRIGGER_CHOICES],
+        validators=[Optional()],
+    )
+    integration_id = SelectField("Integration", validators=[Optional()])
+    date_from = DateField("From", validators=[Optional()])
+    date_to = DateField("To", validators=[Optional()])
+
+    def __init__(self, formdata: Any = None, *, integrations=(), **kwargs: Any):
+        super().__init__(formdata, **kwargs)
+        self.integration_id.choices = [SelectChoice("", "Any integration")] + [
+            SelectChoice(str(i.id), i.label) for i in integrations
+        ]
+
+    def validate_q(self, field: SearchField) -> None:
+        # No entry holds control characters, and PostgreSQL refuses NUL in a query.
+        if field.data and any(ord(char) < 32 or ord(char) == 127 for char in field.data):
+            raise ValidationError("Search for letters, digits and punctuation only.")
+
+    def validate_date_to(self, field: DateField) -> None:
+        if field.data and self.date_from.data and field.data < self.date_from.data:
+            raise ValidationError("The end date is before the start date.")

@@ -1,0 +1,22 @@
+"""The merchant screens: server-rendered pages that htmx updates a fragment at a time.
+
+``register(bp)`` adds them to the add-on's blueprint. Each module is one tab or concern:
+``paths`` (the URL converters of ids), ``guard`` (whose marketplace, CSRF, headers,
+errors), ``htmx`` (fragment helpers), ``integrations`` (Integration Setup), ``rules`` (Global
+Rules, a product's tab), ``rule_wizard`` and ``logs``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from . import guard, integrations, logs, paths, rule_wizard, rules
+
+
+def register(bp: Blueprint) -> None:
+    paths.register(bp)  # first: the routes below use its converters
+    guard.register(bp)
+    integrations.register(bp)
+    rules.register(bp)
+    rule_wizard.register(bp)
+    logs.register(bp)
