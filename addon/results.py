@@ -7,11 +7,21 @@ integration carries no credential (the encrypted password stays in the add-on's 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
     from .store.models import Delivery, Integration, Rule
+
+Record = TypeVar("Record", bound="DataclassInstance")
+
+
+def _from_columns(cls: type[Record], row: object, **given: Any) -> Record:
+    """A record whose fields are the row's same-named attributes, save those ``given``."""
+    columns = {f.name: getattr(row, f.name) for f in fields(cls) if f.name not in given}
+    return cls(**columns, **given)
 
 
 @dataclass(frozen=True)
@@ -43,19 +53,8 @@ class ConnectedIntegration:
     @classmethod
     def from_row(cls, row: Integration) -> ConnectedIntegration:
         """The record of an ``Integration`` row (its ``secret`` left behind)."""
-        return cls(
-            id=row.id,
-            marketplace_id=row.marketplace_id,
-            provider=row.provider,
-            label=row.label,
-            username=row.username,
-            account_id=row.account_id,
-            status=row.status,
-            status_reason=row.status_reason,
-            lists=tuple(MailingList(id=item.remote_id, name=item.name) for item in row.lists),
-            lists_refreshed_at=row.lists_refreshed_at,
-            created_at=row.created_at,
-        )
+        lists = tuple(MailingList(id=item.remote_id, name=item.name) for item in row.lists)
+        return _from_columns(cls, row, lists=lists)
 
 
 @dataclass(frozen=True)
@@ -81,17 +80,7 @@ class IntegrationRule:
     @classmethod
     def from_row(cls, row: Rule) -> IntegrationRule:
         """The record of a ``Rule`` row."""
-        return cls(
-            id=row.id,
-            marketplace_id=row.marketplace_id,
-            trigger=row.trigger,
-            integration_id=row.integration_id,
-            action=row.action,
-            list_id=row.list_id,
-            list_name=row.list_name,
-            product_id=row.product_id,
-            created_at=row.created_at,
-        )
+        return _from_columns(cls, row)
 
 
 @dataclass(frozen=True)
@@ -134,27 +123,4 @@ class LogEntry:
     ) -> LogEntry:
         """The record of a ``Delivery`` row; ``detail`` and its event's time are passed in
         because a page of rows is loaded without them (one query fetches the page's)."""
-        return cls(
-            id=row.id,
-            marketplace_id=row.marketplace_id,
-            status=row.status,
-            message=row.message,
-            event_id=row.event_id,
-            event_type=row.event_type,
-            trigger=row.trigger,
-            email=row.email,
-            product_id=row.product_id,
-            rule_id=row.rule_id,
-            rule_scope=row.rule_scope,
-            integration_id=row.integration_id,
-            integration_label=row.integration_label,
-            action=row.action,
-            list_id=row.list_id,
-            list_name=row.list_name,
-            attempts=row.attempts,
-            event_created_at=event_created_at,
-            created_at=row.created_at,
-            next_attempt_at=row.next_attempt_at,
-            finished_at=row.finished_at,
-            detail=detail,
-        )
+        return _from_columns(cls, row, detail=detail, event_created_at=event_created_at)

@@ -56,6 +56,16 @@ FINISHED = (SUCCESS, FAILED, SKIPPED)
 CONNECTED, NEEDS_ATTENTION = "connected", "needs_attention"
 
 
+class _IntegrationPart:
+    """The key of a row that belongs to one integration and is deleted with it."""
+
+    # sort_order keeps these first in the table, where the migration has them.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, sort_order=-1)
+    integration_id: Mapped[int] = mapped_column(
+        ForeignKey("addon_integration.id", ondelete="CASCADE"), sort_order=-1
+    )
+
+
 class Integration(Base):
     """One connected email-marketing account of one marketplace."""
 
@@ -86,16 +96,12 @@ class Integration(Base):
         return f"<Integration {self.id} {self.label!r} ({self.provider})>"
 
 
-class ProviderList(Base):
+class ProviderList(_IntegrationPart, Base):
     """A list cached from the provider, so dropdowns need no API call."""
 
     __tablename__ = "addon_list"
     __table_args__ = (UniqueConstraint("integration_id", "remote_id"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    integration_id: Mapped[int] = mapped_column(
-        ForeignKey("addon_integration.id", ondelete="CASCADE")
-    )
     remote_id: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(255))
 
@@ -209,16 +215,12 @@ class Delivery(Base):
     event: Mapped[Event] = relationship()
 
 
-class CachedContact(Base):
+class CachedContact(_IntegrationPart, Base):
     """Email → provider contact id, per integration: a returning customer costs no lookup."""
 
     __tablename__ = "addon_contact"
     __table_args__ = (UniqueConstraint("integration_id", "email_key"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    integration_id: Mapped[int] = mapped_column(
-        ForeignKey("addon_integration.id", ondelete="CASCADE")
-    )
     email_key: Mapped[str] = mapped_column(String(254))
     contact_id: Mapped[str] = mapped_column(String(32))
 
