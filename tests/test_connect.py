@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from addon import IntegrationError
 from addon.store.models import Integration
-from tests.conftest import PASSWORD, USERNAME
+from tests.conftest import PASSWORD, USERNAME, configure
 
 
 def test_connect_verifies_and_fetches_lists(engine, icontact):
@@ -55,7 +55,7 @@ def test_missing_label_is_refused(engine, icontact):
 
 
 def test_unreachable_icontact_is_explained(app, engine, icontact):
-    app.config["ADDON_ICONTACT_API_URL"] = "http://127.0.0.1:9/icp"
+    configure(app, ADDON_ICONTACT_API_URL="http://127.0.0.1:9/icp")
     with pytest.raises(IntegrationError, match="Could not reach"):
         engine.connect("acme", label="Main", username=USERNAME, password=PASSWORD)
     assert engine.db.session.scalar(select(Integration)) is None

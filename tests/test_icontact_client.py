@@ -17,7 +17,7 @@ from addon.providers.icontact.client import IContactClient, api_pool
 from addon.sandbox import serve_in_thread
 from addon.state import session as db_session
 from addon.store.models import Integration
-from tests.conftest import APP_ID, PASSWORD, USERNAME, purchase
+from tests.conftest import APP_ID, PASSWORD, USERNAME, configure, purchase
 
 
 def client(base_url: str, **kw) -> IContactClient:
@@ -156,6 +156,6 @@ def test_a_forked_process_makes_connections_of_its_own(pools_made, app, integrat
 def test_a_changed_api_address_gets_a_pool_of_its_own(pools_made, app, integration):
     with app.app_context():
         first = client_for(db_session().get(Integration, integration.id)).http
-        app.config["ADDON_ICONTACT_API_URL"] = "https://app.icontact.com/icp"
+        configure(app, ADDON_ICONTACT_API_URL="https://app.icontact.com/icp")
         assert client_for(db_session().get(Integration, integration.id)).http is not first
     assert len(pools_made) == 2

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from addon.store.models import Integration, Rule
 from tests import test_views_support as support
-from tests.conftest import APP_ID, PASSWORD, USERNAME
+from tests.conftest import APP_ID, PASSWORD, USERNAME, configure
 from tests.test_views_support import fresh
 
 merchant = support.merchant
@@ -100,7 +100,7 @@ def test_label_already_taken_is_shown_next_to_the_label(merchant, integration):
 
 
 def test_unreachable_icontact_is_explained_and_nothing_saved(app, merchant, engine, icontact):
-    app.config["ADDON_ICONTACT_API_URL"] = "http://127.0.0.1:9/icp"
+    configure(app, ADDON_ICONTACT_API_URL="http://127.0.0.1:9/icp")
     answer = merchant.post("addon.configure_integration", CONNECT, provider="icontact")
     assert answer.status_code == 422
     assert "Could not reach iContact right now" in answer.text

@@ -11,7 +11,14 @@ from flask import Flask, current_app
 from sqlalchemy import bindparam, update
 
 from ..logsetup import bind_event
-from ..providers import Action, BatchResult, RejectedCredentials, TemporaryFailure, get_provider
+from ..providers import (
+    Action,
+    BatchResult,
+    Provider,
+    RejectedCredentials,
+    TemporaryFailure,
+    get_provider,
+)
 from ..state import session, settings, state
 from ..store.models import PENDING, Delivery, Integration, table_of
 from ..store.prepared import Prepared, prepare
@@ -67,8 +74,9 @@ class Applying:
         #: CPU seconds the worker spent on the batch itself: claiming, preparing, writing.
         #: CPU, not wall time: work done beside a batch in flight waits for the GIL too.
         self.own_seconds = 0.0
-        self.apply_actions = get_provider(provider).apply_actions
-        self.lookup_threads = settings().icontact_concurrency
+        self.provider: Provider = get_provider(provider)
+        self.apply_actions = self.provider.apply_actions
+        self.lookup_threads = self.provider.lookup_threads(settings())
         self.began = self.called = 0.0
         self._calls: Future[BatchResult] | None = None
 
@@ -117,8 +125,9 @@ def prepare_batch(
     db = session()
     actions: list[Action] = []
     by_key: dict[int, Delivery] = {}
+    known_provider = get_provider(provider)
     for delivery in batch:
-        verdict = precheck(delivery)
+        verdict = precheck(delivery, known_provider)
         if verdict is not None:
             finish(delivery, *verdict)
             continue
@@ -152,12 +161,14 @@ def finish_batch(applying: Applying, owner: str) -> bool:
         if integration is not None:
             mark_needs_attention(integration, str(exc))
         release(
-            list(by_key), "held: iContact rejected the credentials; fix the integration to resume"
+            list(by_key),
+            f"held: {applying.provider.display_name} rejected the credentials; fix the "
+            "integration to resume",
         )
         return False
     called = applying.called or time.monotonic()
     answered = time.thread_time()
-    writes = _outcome_writes(by_key, result)
+    writes = _outcome_writes(by_key, result, applying.provider)
 
     tries: list[int] = []
 
@@ -197,7 +208,9 @@ def _fresh_claim_seconds() -> float:
     return settings().lease_seconds / 10
 
 
-def _outcome_writes(by_key: dict[int, Delivery], result: BatchResult) -> Prepared:
+def _outcome_writes(
+    by_key: dict[int, Delivery], result: BatchResult, provider: Provider
+) -> Prepared:
     """Set each delivery's outcome (temporary failures wait for a retry) and return the
     statement that writes them, ready for the driver. The deliveries are detached
     (:class:`Applying`): :func:`_write_outcomes` is the only write of their outcomes.
@@ -212,7 +225,8 @@ def _outcome_writes(by_key: dict[int, Delivery], result: BatchResult) -> Prepare
             detail = {"calls": result.details.get(key) or result.calls[-5:]}
             retry_later(delivery, str(outcome), outcome.retry_after, detail)
         else:
-            record_outcome(delivery, outcome, {"calls": result.details.get(key) or []})
+            calls = {"calls": result.details.get(key) or []}
+            record_outcome(delivery, outcome, calls, provider)
     table = table_of(Delivery)
     return prepare(
         update(table).where(table.c.id == bindparam("delivery_id")),

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy.exc import DBAPIError
 
 from ..logsetup import bind_event
+from ..providers import get_provider
 from ..state import session, settings, state
 from ..store.models import CONNECTED, Integration
 from . import leases, outages
@@ -60,9 +61,9 @@ def _hand_back(owner: str, exc: BaseException) -> None:
         outages.abandon(owner)
 
 
-def _claim_size() -> int:
+def _claim_size(provider: str) -> int:
     # A batch must finish well inside its lease even at the account's call allowance.
-    allowance = settings().icontact_calls_per_minute
+    allowance = get_provider(provider).calls_per_minute(settings())
     return max(10, min(settings().claim_batch, allowance // 2))
 
 
@@ -70,8 +71,8 @@ def _drain(integration: Integration, client, owner: str) -> str:
     """Apply batch after batch; over a slow network, prepare the next batch while the current
     one's calls run.
 
-    A batch that spends longer waiting for iContact than the worker spends on it has the next
-    claim, and the last batch's outcome writes, overlap that wait. When iContact answers
+    A batch that spends longer waiting for the provider than the worker spends on it has the next
+    claim, and the last batch's outcome writes, overlap that wait. When the provider answers
     faster than that (a nearby API), overlapping saves nothing and the two threads only take
     turns at the GIL, so batches go one after the other. The calls themselves stay one batch
     at a time, in claim order, so a batch's lookups see the contacts the batch before it
@@ -141,7 +142,7 @@ def _claim_next(
     if has_waiting_events(marketplace_id):
         expand_waiting(marketplace_id, draining=integration_id)
     claimed_at = time.monotonic()
-    limit = _claim_size()
+    limit = _claim_size(provider)
     batch = leases.claim(integration_id, owner, limit, marketplace_id)
     if not batch:
         return None

@@ -15,7 +15,7 @@ from ..providers import (
     TemporaryFailure,
     get_provider,
 )
-from ..state import config, session, settings, state
+from ..state import session, settings, state
 from ..store.models import (
     CONNECTED,
     NEEDS_ATTENTION,
@@ -65,11 +65,12 @@ def client_for(integration: Integration, max_wait: float | None = 15.0):
         throttle = TokenBucket(
             queue.connection,
             f"addon:ratelimit:{integration.provider}:{integration.account_id}",
-            settings().icontact_calls_per_minute,
+            provider.calls_per_minute(settings()),
             max_wait=max_wait,
+            provider_name=provider.display_name,
         )
     return provider.make_client(
-        config(),
+        settings(),
         integration.username,
         state().vault.decrypt(integration.secret),
         account_id=integration.account_id,
@@ -83,15 +84,18 @@ def shared_http(provider: Provider):
     """The provider's connection pool for this app and process (see
     :meth:`AppState.connections`). Proxy and CA settings are read from the environment
     when it is made, that is once per process."""
-    values = tuple(config()[key] for key in provider.http_settings)
-    return state().connections((provider.name, *values), lambda: provider.make_http(config()))
+    key = (provider.name, provider.http_key(settings()))
+    return state().connections(key, lambda: provider.make_http(settings()))
 
 
-def _clean_label(marketplace_id: str, label, exclude_id: int | None = None) -> str:
+def _clean_label(
+    marketplace_id: str, label, provider: Provider, exclude_id: int | None = None
+) -> str:
     text = (label or "").strip() if isinstance(label, str) else ""
     if not text:
         raise IntegrationError(
-            "Give the integration a label, for example 'Main iContact account'.", "label"
+            f"Give the integration a label, for example 'Main {provider.display_name} account'.",
+            "label",
         )
     if len(text) > MAX_LABEL:
         raise IntegrationError(f"The label is longer than {MAX_LABEL} characters.", "label")
@@ -112,24 +116,19 @@ def _clean_label(marketplace_id: str, label, exclude_id: int | None = None) -> s
 def _verify(provider_name: str, username: str, password: str):
     """Open the account with these credentials; return ``(account, folder, lists)``."""
     provider = get_provider(provider_name)
-    client = provider.make_client(config(), username, password, http=shared_http(provider))
+    client = provider.make_client(settings(), username, password, http=shared_http(provider))
     try:
         account_id, folder_id = client.discover()
         lists = client.lists()
     except RejectedCredentials:
-        raise IntegrationError(
-            f"{provider.title} did not accept that username and application password. Check "
-            f"that you enabled App ID {config()['ADDON_ICONTACT_APP_ID']} for your account and "
-            "typed the application password you chose there (not your login password).",
-            "password",
-        ) from None
+        raise IntegrationError(provider.rejected_on_connect(settings()), "password") from None
     except TemporaryFailure as exc:
         raise IntegrationError(
-            f"Could not reach {provider.title} right now ({exc}). Nothing was saved; "
+            f"Could not reach {provider.display_name} right now ({exc}). Nothing was saved; "
             "please try again in a minute."
         ) from None
     except ProviderError as exc:
-        raise IntegrationError(f"{provider.title} refused the connection: {exc}") from None
+        raise IntegrationError(f"{provider.display_name} refused the connection: {exc}") from None
     return account_id, folder_id, lists
 
 
@@ -148,7 +147,7 @@ def connect(marketplace_id: str, provider: str, *, label, username, password) ->
     """
     if provider not in PROVIDERS:
         raise IntegrationError(f"Unknown provider {provider!r}.")
-    clean_label = _clean_label(marketplace_id, label)
+    clean_label = _clean_label(marketplace_id, label, get_provider(provider))
     username = _require(username, "username", "username")
     password = _require(password, "application password", "password")
     account_id, folder_id, lists = _verify(provider, username, password)
@@ -190,7 +189,8 @@ def update_integration(
     integration = get_integration(marketplace_id, integration_id)
     new_label = None
     if label is not None:
-        new_label = _clean_label(marketplace_id, label, exclude_id=integration.id)
+        provider = get_provider(integration.provider)
+        new_label = _clean_label(marketplace_id, label, provider, exclude_id=integration.id)
     new_username = username.strip() if isinstance(username, str) and username.strip() else None
     if new_username == integration.username:
         new_username = None
@@ -228,8 +228,9 @@ def refresh_lists(marketplace_id: str, integration_id) -> Integration:
         mark_needs_attention(integration, str(exc))
         session().commit()
         raise IntegrationError(
-            "iContact no longer accepts this integration's credentials. Edit the integration "
-            "and enter a new application password."
+            f"{get_provider(integration.provider).display_name} no longer accepts this "
+            "integration's credentials. Edit the integration and enter a new application "
+            "password."
         ) from None
     except ProviderError as exc:
         raise IntegrationError(f"Could not refresh the lists: {exc}") from None

@@ -3,7 +3,7 @@ answer again, and handing back leases a worker could not give back itself.
 
 A worker that loses the database mid-batch must not sit on its work: a batch whose outcome
 was not written, or whose leases were not given back, otherwise waits a whole lease
-(``ADDON_LEASE_SECONDS``) after the database returns, its customers already on the iContact
+(``ADDON_LEASE_SECONDS``) after the database returns, its customers already on the provider's
 list while the log says *Pending — queued*. So a worker retries the write, gives the leases
 back, and asks for the work the outage held up, as soon as the database answers again.
 """

@@ -8,7 +8,7 @@ import random
 
 from sqlalchemy import or_, select
 
-from ..providers import InvalidData, NotFound, Outcome, ProviderError
+from ..providers import InvalidData, NotFound, Outcome, Provider, ProviderError
 from ..state import session, settings
 from ..store.models import FAILED, SKIPPED, SUCCESS, Delivery, Event, utcnow
 from .events import is_valid_email
@@ -64,34 +64,40 @@ def retry_later(
     return next_at
 
 
-def record_outcome(delivery: Delivery, outcome, detail: dict) -> None:
+def record_outcome(delivery: Delivery, outcome, detail: dict, provider: Provider) -> None:
     """Set one delivery's result, with advice a merchant can act on for failures.
 
     Args:
         detail: what was sent and answered for this delivery, kept with a failure.
+        provider: whose answer it is (its name is in the advice).
     """
+    name = provider.display_name
     if isinstance(outcome, Outcome):
         finish(delivery, outcome.status, outcome.message, outcome.detail)
     elif isinstance(outcome, NotFound):
         finish(
             delivery,
             FAILED,
-            f"The list {delivery.list_name!r} ({delivery.list_id}) was not found in iContact: "
+            f"The list {delivery.list_name!r} ({delivery.list_id}) was not found in {name}: "
             f"{outcome}. Refresh the lists and point the rule at an existing list.",
             detail,
         )
     elif isinstance(outcome, InvalidData):
-        finish(delivery, FAILED, f"iContact refused the data: {outcome}", detail)
+        finish(delivery, FAILED, f"{name} refused the data: {outcome}", detail)
     elif isinstance(outcome, ProviderError):
         finish(delivery, FAILED, str(outcome), detail)
     else:  # pragma: no cover - every action gets an outcome; fail loudly rather than lose it
         finish(delivery, FAILED, "No outcome was recorded for this action", detail)
 
 
-def precheck(delivery: Delivery) -> tuple[str, str] | None:
+def precheck(delivery: Delivery, provider: Provider) -> tuple[str, str] | None:
     """Why a delivery must not call the provider at all, as ``(status, message)``, or None."""
     if not is_valid_email(delivery.email):
-        return FAILED, f"invalid email address {delivery.email!r}: nothing was sent to iContact"
+        return (
+            FAILED,
+            f"invalid email address {delivery.email!r}: nothing was sent to "
+            f"{provider.display_name}",
+        )
     if delivery.trigger == PROSPECT and purchased_since(delivery.event):
         return SKIPPED, "skipped: purchased before the abandonment delay"
     # Only a retried entry can be overtaken: claims keep fresh work in order.

@@ -1,5 +1,5 @@
 """A token bucket per provider account, kept in Redis so every worker on every machine shares
-the merchant's API allowance (iContact: about 60 calls a minute)."""
+the merchant's API allowance (each provider says how many calls a minute it allows)."""
 
 from __future__ import annotations
 
@@ -56,14 +56,21 @@ class TokenBucket:
         key: one per provider account.
         calls_per_minute: the allowance.
         max_wait: seconds to wait for a token before giving up (None: wait as long as needed).
+        provider_name: the provider's display name, for the message when the wait is too long.
     """
 
     SLOW_DOWN_SECONDS = 60
 
     def __init__(
-        self, redis: Redis, key: str, calls_per_minute: int, max_wait: float | None = None
+        self,
+        redis: Redis,
+        key: str,
+        calls_per_minute: int,
+        max_wait: float | None = None,
+        provider_name: str = "provider",
     ):
         self.redis = redis
+        self.provider_name = provider_name
         self.key = key
         self.capacity = max(1.0, calls_per_minute * 0.1)
         self.rate = calls_per_minute * 0.85 / 60
@@ -117,13 +124,14 @@ class TokenBucket:
                 return
             if self.max_wait is not None and waited + wait > self.max_wait:
                 raise TemporaryFailure(
-                    "The iContact call allowance is used up for the moment; try again shortly"
+                    f"The {self.provider_name} call allowance is used up for the moment; "
+                    "try again shortly"
                 )
             time.sleep(wait)
             waited += wait
 
     def slow_down(self) -> None:
-        """iContact answered with its throttle: empty the bucket and halve the rate a while."""
+        """The provider answered with its throttle: empty the bucket and halve the rate a while."""
         with self._lock:
             self._reserved = 0
         try:

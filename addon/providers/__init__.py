@@ -1,18 +1,20 @@
-"""Email-marketing providers the engine can talk to.
+"""Email-marketing providers the engine can talk to, and the registry it finds them in.
 
-A second provider adds a module with a client and two action functions, plus an entry here
-(and a wizard template); the engine itself names no provider.
+The engine names no provider: it looks one up here by an integration's ``provider`` name and
+uses only the :class:`Provider` contract. A second provider is one new package that builds a
+:class:`Provider` and hands it to :func:`register` (plus its connect form and wizard template
+in the web layer); nothing in ``addon/engine/`` changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
-
-import urllib3
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .base import (
+    Action,
+    BatchResult,
     InvalidData,
     NotFound,
     Outcome,
@@ -22,87 +24,108 @@ from .base import (
     TemporaryFailure,
     Throttle,
 )
-from .icontact import batch as icontact_batch
-from .icontact import client as icontact
-from .icontact.batch import Action, BatchResult
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+
+class ProviderClient(Protocol):
+    """What the engine calls on a provider's client (one account, its credentials)."""
+
+    def discover(self) -> tuple[str, str]:
+        """The account's ids ``(account_id, client_folder_id)``; raises RejectedCredentials."""
+        ...
+
+    def lists(self) -> list[RemoteList]: ...
+
+    def create_list(self, name: str) -> RemoteList: ...
+
+    def sibling(self) -> ProviderClient:
+        """A client of the same account for another thread (its own transcript)."""
+        ...
 
 
 @dataclass(frozen=True)
 class Provider:
+    """The contract between the engine and one provider.
+
+    Every callable that needs configuration takes the app's typed :class:`~addon.settings.Settings`
+    (checked once by ``init_app``); the provider reads its own fields from it, the engine none.
+    """
+
+    #: The name integrations store (``Integration.provider``) and the registry's key.
     name: str
-    title: str
-    #: Builds a client from the app config, the credentials and the known account ids.
-    make_client: Callable[..., Any]
-    #: Applies a batch of :class:`Action` for one account: ``(client, actions, known ids,
-    #: lookup_threads=...) -> BatchResult``.
+    #: How merchants know it, in every message and screen: "iContact".
+    display_name: str
+    #: ``(settings, username, password, *, account_id=None, client_folder_id=None, http=None,
+    #: throttle=None) -> ProviderClient``.
+    make_client: Callable[..., ProviderClient]
+    #: Applies a batch of :class:`Action` for one account:
+    #: ``(client, actions, known contact ids, lookup_threads=...) -> BatchResult``.
     apply_actions: Callable[..., BatchResult]
-    #: Builds the connection pool that clients share (``http=`` of ``make_client``) from the
-    #: app config: ``config -> pool``.
-    make_http: Callable[[Mapping[str, Any]], Any]
-    #: The config keys ``make_http`` reads: a pool is kept for each combination of them.
-    http_settings: tuple[str, ...] = ()
+    #: The connection pool its clients share (``http=`` of ``make_client``): ``settings -> pool``.
+    make_http: Callable[[Settings], Any]
+    #: What ``make_http`` reads: one pool is kept per distinct key.
+    http_key: Callable[[Settings], Hashable]
+    #: How it wants to be paced: API calls a minute per account, shared by every worker.
+    calls_per_minute: Callable[[Settings], int]
+    #: How many lookups of one batch may run at once.
+    lookup_threads: Callable[[Settings], int]
+    #: Its words when it refuses credentials at connect time (what to check, where).
+    rejected_on_connect: Callable[[Settings], str]
 
 
-def _icontact_client(
-    config: Mapping[str, Any],
-    username: str,
-    password: str,
-    account_id: str | None = None,
-    client_folder_id: str | None = None,
-    http: urllib3.PoolManager | None = None,
-    throttle: Throttle | None = None,
-) -> icontact.IContactClient:
-    return icontact.IContactClient(
-        config["ADDON_ICONTACT_API_URL"],
-        config["ADDON_ICONTACT_APP_ID"],
-        username,
-        password,
-        account_id=account_id,
-        client_folder_id=client_folder_id,
-        timeout=config["ADDON_ICONTACT_TIMEOUT"],
-        http=http or _icontact_http(config),
-        throttle=throttle,
-    )
+#: The providers by name. Use :func:`register` to add one.
+PROVIDERS: dict[str, Provider] = {}
 
 
-def _icontact_http(config: Mapping[str, Any]) -> urllib3.PoolManager:
-    # A connection for every lookup in flight, or urllib3 discards (and warns about) the rest.
-    return icontact.api_pool(
-        config["ADDON_ICONTACT_API_URL"], pool_size=int(config["ADDON_ICONTACT_CONCURRENCY"])
-    )
+def register(provider: Provider) -> Provider:
+    """Make ``provider`` available to every engine in this process under ``provider.name``.
 
+    Args:
+        provider: the provider; a later registration under the same name replaces it.
 
-PROVIDERS: dict[str, Provider] = {
-    "icontact": Provider(
-        "icontact",
-        "iContact",
-        _icontact_client,
-        icontact_batch.apply_actions,
-        _icontact_http,
-        ("ADDON_ICONTACT_API_URL", "ADDON_ICONTACT_CONCURRENCY"),
-    ),
-}
+    Returns:
+        ``provider``, so a module can write ``PROVIDER = register(Provider(...))``.
+
+    Raises:
+        TypeError: ``provider`` is not a :class:`Provider`.
+    """
+    if not isinstance(provider, Provider):
+        raise TypeError(f"register() takes a Provider, not {type(provider).__name__}")
+    PROVIDERS[provider.name] = provider
+    return provider
 
 
 def get_provider(name: str) -> Provider:
+    """The registered provider called ``name``.
+
+    Raises:
+        ProviderError: no provider of that name is registered.
+    """
     try:
         return PROVIDERS[name]
     except KeyError:
         raise ProviderError(f"Unknown provider {name!r}") from None
 
 
+# The shipped provider registers itself; imported last, it finds this module complete.
+from . import icontact as _icontact  # noqa: E402, F401
+
 __all__ = [
     "PROVIDERS",
     "Action",
     "BatchResult",
-    "Throttle",
     "InvalidData",
     "NotFound",
     "Outcome",
     "Provider",
+    "ProviderClient",
     "ProviderError",
     "RejectedCredentials",
     "RemoteList",
     "TemporaryFailure",
+    "Throttle",
     "get_provider",
+    "register",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -53,3 +54,28 @@ class Outcome:
     status: str
     message: str
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Action:
+    key: Hashable
+    action: str  # "add" | "remove"
+    customer: dict[str, str]
+    list_id: str
+
+    @property
+    def email_key(self) -> str:
+        return self.customer["email"].lower()
+
+
+@dataclass
+class BatchResult:
+    """Per-action outcomes (an ``Outcome`` or the ``ProviderError`` it failed with), plus what
+    was learned about contact ids, for the caller's cache."""
+
+    outcomes: dict[Hashable, Outcome | ProviderError] = field(default_factory=dict)
+    learned: dict[str, str] = field(default_factory=dict)
+    forgotten: set[str] = field(default_factory=set)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    #: Per action, the calls made for it (shared ones summarised), for its log entry.
+    details: dict[Hashable, list[dict[str, Any]]] = field(default_factory=dict)

@@ -58,7 +58,7 @@ class ProviderForm(QueryForm):
 
     provider = RadioField(
         "Provider",
-        choices=[SelectChoice(p.name, p.title) for p in PROVIDERS.values()],
+        choices=[SelectChoice(p.name, p.display_name) for p in PROVIDERS.values()],
         default=next(iter(PROVIDERS)),
         validators=[InputRequired("Choose the service to connect.")],
     )

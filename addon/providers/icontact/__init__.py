@@ -1,1 +1,65 @@
-"""iContact: the HTTP client (``client``, no Flask) and its batched actions (``batch``)."""
+"""iContact: its client, its batched actions, and how it reads its settings and words its
+refusals; registered with :func:`addon.providers.register` on import."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import urllib3
+
+from .. import Provider, register
+from ..base import Throttle
+from . import batch, client
+
+if TYPE_CHECKING:
+    from ...settings import Settings
+
+
+def _client(
+    settings: Settings,
+    username: str,
+    password: str,
+    account_id: str | None = None,
+    client_folder_id: str | None = None,
+    http: urllib3.PoolManager | None = None,
+    throttle: Throttle | None = None,
+) -> client.IContactClient:
+    return client.IContactClient(
+        settings.icontact_api_url,
+        settings.icontact_app_id,
+        username,
+        password,
+        account_id=account_id,
+        client_folder_id=client_folder_id,
+        timeout=settings.icontact_timeout,
+        http=http or _http(settings),
+        throttle=throttle,
+    )
+
+
+def _http(settings: Settings) -> urllib3.PoolManager:
+    # A connection for every lookup in flight, or urllib3 discards (and warns about) the rest.
+    return client.api_pool(settings.icontact_api_url, pool_size=settings.icontact_concurrency)
+
+
+def _rejected_on_connect(settings: Settings) -> str:
+    return (
+        "iContact did not accept that username and application password. Check that you "
+        f"enabled App ID {settings.icontact_app_id} for your account and typed the application "
+        "password you chose there (not your login password)."
+    )
+
+
+PROVIDER = register(
+    Provider(
+        name="icontact",
+        display_name="iContact",
+        make_client=_client,
+        apply_actions=batch.apply_actions,
+        make_http=_http,
+        http_key=lambda settings: (settings.icontact_api_url, settings.icontact_concurrency),
+        calls_per_minute=lambda settings: settings.icontact_calls_per_minute,
+        lookup_threads=lambda settings: settings.icontact_concurrency,
+        rejected_on_connect=_rejected_on_connect,
+    )
+)

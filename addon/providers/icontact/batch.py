@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..base import (
+    Action,
+    BatchResult,
     InvalidData,
     NotFound,
     Outcome,
@@ -24,31 +25,6 @@ from .client import IContactClient, contact_record, remove_subscriber
 
 #: iContact documents no batch limit; stay at a size every client in the wild uses.
 CHUNK = 200
-
-
-@dataclass
-class Action:
-    key: Hashable
-    action: str  # "add" | "remove"
-    customer: dict[str, str]
-    list_id: str
-
-    @property
-    def email_key(self) -> str:
-        return self.customer["email"].lower()
-
-
-@dataclass
-class BatchResult:
-    """Per-action outcomes (an ``Outcome`` or the ``ProviderError`` it failed with), plus what
-    was learned about contact ids, for the caller's cache."""
-
-    outcomes: dict[Hashable, Outcome | ProviderError] = field(default_factory=dict)
-    learned: dict[str, str] = field(default_factory=dict)
-    forgotten: set[str] = field(default_factory=set)
-    calls: list[dict[str, Any]] = field(default_factory=list)
-    #: Per action, the calls made for it (shared ones summarised), for its log entry.
-    details: dict[Hashable, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def _chunks(items: list, size: int = CHUNK):

@@ -13,7 +13,9 @@ from werkzeug.datastructures import MultiDict
 
 from ...engine import integrations, logs, retries
 from ...errors import IntegrationError
-from ...store.models import FAILED, Delivery
+from ...providers import PROVIDERS
+from ...state import session
+from ...store.models import FAILED, Delivery, Integration
 from ..forms import LogFilterForm
 from .guard import marketplace, owned
 from .htmx import (
@@ -184,25 +186,34 @@ def explain_failure(entry: Delivery) -> str | None:
         return None
     calls = (entry.detail or {}).get("calls") or []
     status = calls[-1].get("status") if calls else None
+    name = _provider_name(entry)
     if status in (401, 403):
         return (
-            "iContact refused this integration's credentials: the application password was "
+            f"{name} refused this integration's credentials: the application password was "
             "changed or the App ID was disabled. Edit the integration, enter the current "
             "application password, then retry."
         )
     if status == 404:
         return (
-            "iContact no longer has this list. Refresh the integration's lists, edit the rule "
+            f"{name} no longer has this list. Refresh the integration's lists, edit the rule "
             "to use an existing list, then retry."
         )
     if status is not None and status >= 500:
         return (
-            f"iContact kept failing (HTTP {status}) until the automatic retries ran out. "
-            "Retry once iContact is back."
+            f"{name} kept failing (HTTP {status}) until the automatic retries ran out. "
+            f"Retry once {name} is back."
         )
     if status is not None and status >= 400:
-        return f"iContact rejected what was sent (HTTP {status}); its answer is below."
+        return f"{name} rejected what was sent (HTTP {status}); its answer is below."
     return entry.message or "The failure was not explained; retry it, or contact support."
+
+
+def _provider_name(entry: Delivery) -> str:
+    """The display name of the provider the entry was sent to (its integration's)."""
+    integration = session().get(Integration, entry.integration_id) if entry.integration_id else None
+    provider = PROVIDERS.get(integration.provider) if integration is not None else None
+    # The integration was deleted since: the entry keeps its log, not its provider.
+    return provider.display_name if provider is not None else "The provider"
 
 
 def pretty_json(value: Any) -> str:
