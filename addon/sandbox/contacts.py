@@ -24,13 +24,9 @@ from .api import (
     current_account,
     error_response,
     json_response,
-    one_record,
-    read_items,
-    read_object,
     sandbox_state,
     scoped_blueprint,
     search_response,
-    with_warnings,
 )
 from .records import (
     CONTACT_FIELDS,
@@ -43,6 +39,7 @@ from .records import (
     create_date,
     is_valid_email,
 )
+from .resources import add_record_routes, changed_response
 from .state import Account, SandboxState
 
 bp = scoped_blueprint("icp_contacts", "contacts")
@@ -197,19 +194,8 @@ def list_contacts() -> Response:
     return search_response("contacts", records, _SEARCHABLE, handled=("status",))
 
 
-@bp.post("")
-@bp.post("/")
-def post_contacts() -> Response:
-    """Create or overwrite contacts; ``contacts`` is null when none was accepted (recorded)."""
-    items = read_items("contact", "contacts")
-    saved, warnings = save_contacts(sandbox_state(), current_account(), items)
-    return with_warnings({"contacts": saved or None}, warnings)
-
-
-@bp.get("/<contact_id>")
-def get_contact(contact_id: str) -> Response:
-    """One contact, or 404."""
-    return one_record("contact", "contacts", contact_id, contact_read)
+# Create or overwrite contacts (``contacts`` is null when none was accepted, recorded); one contact.
+add_record_routes(bp, "contact", "contacts", save_contacts, contact_read)
 
 
 @bp.post("/<contact_id>")
@@ -217,11 +203,7 @@ def get_contact(contact_id: str) -> Response:
 def change_one_contact(contact_id: str) -> Response:
     """POST changes only the supplied fields (status only to normal or donotcontact); PUT
     replaces the contact: email is required, every other omitted field becomes blank."""
-    replace = request.method == "PUT"
-    record, warnings = change_contact(
-        sandbox_state(), current_account(), contact_id, read_object(), replace=replace
-    )
-    return with_warnings({"contact": record}, warnings)
+    return changed_response("contact", change_contact, contact_id, replace=request.method == "PUT")
 
 
 @bp.delete("/<contact_id>")

@@ -9,15 +9,12 @@ from .api import (
     current_account,
     error_response,
     json_response,
-    one_record,
-    read_items,
-    read_object,
     sandbox_state,
     scoped_blueprint,
     search_all,
-    with_warnings,
 )
 from .records import LIST_FLAGS, LIST_KEYS, LIST_TEXT_FIELDS, as_flag, as_text, list_echo, list_read
+from .resources import add_record_routes, changed_response
 from .state import Account, SandboxState
 
 bp = scoped_blueprint("icp_lists", "lists")
@@ -106,38 +103,20 @@ def list_lists() -> Response:
     return search_all("lists", "lists", list_read, LIST_KEYS)
 
 
-@bp.post("")
-@bp.post("/")
-def post_lists() -> Response:
-    """Create lists; ``lists`` is null when none was created (like contacts, recorded)."""
-    created, warnings = create_lists(
-        sandbox_state(), current_account(), read_items("list", "lists")
-    )
-    return with_warnings({"lists": created or None}, warnings)
-
-
-@bp.get("/<list_id>")
-def get_list(list_id: str) -> Response:
-    """One list, or 404."""
-    return one_record("list", "lists", list_id, list_read)
+# Create lists (``lists`` is null when none was created, like contacts, recorded); one list.
+add_record_routes(bp, "list", "lists", create_lists, list_read)
 
 
 @bp.post("/<list_id>")
 def post_list(list_id: str) -> Response:
     """Change only the supplied fields."""
-    record, warnings = change_list(
-        sandbox_state(), current_account(), list_id, read_object(), replace=False
-    )
-    return with_warnings({"list": record}, warnings)
+    return changed_response("list", change_list, list_id, replace=False)
 
 
 @bp.put("/<list_id>")
 def put_list(list_id: str) -> Response:
     """Replace the list; omitted fields return to their defaults."""
-    record, warnings = change_list(
-        sandbox_state(), current_account(), list_id, read_object(), replace=True
-    )
-    return with_warnings({"list": record}, warnings)
+    return changed_response("list", change_list, list_id, replace=True)
 
 
 @bp.delete("/<list_id>")

@@ -32,12 +32,9 @@ from .api import (
     current_account,
     error_response,
     json_response,
-    read_items,
-    read_object,
     sandbox_state,
     scoped_blueprint,
     search_all,
-    with_warnings,
 )
 from .consent import api_sets_status, refusal
 from .records import (
@@ -48,6 +45,7 @@ from .records import (
     split_subscription_id,
     subscription_view,
 )
+from .resources import add_record_routes, changed_response
 from .state import Account, SandboxState
 
 bp = scoped_blueprint("icp_subscriptions", "subscriptions")
@@ -195,13 +193,8 @@ def list_subscriptions() -> Response:
     return search_all("subscriptions", "subscriptions", subscription_view, SUBSCRIPTION_KEYS)
 
 
-@bp.post("")
-@bp.post("/")
-def post_subscriptions() -> Response:
-    """Subscribe; unknown lists or contacts become warnings (the batch never fails)."""
-    items = read_items("subscription", "subscriptions")
-    saved, warnings = subscribe(sandbox_state(), current_account(), items)
-    return with_warnings({"subscriptions": saved or None}, warnings)
+# Subscribe; unknown lists or contacts become warnings (the batch never fails).
+add_record_routes(bp, "subscription", "subscriptions", subscribe)
 
 
 @bp.get("/<subscription_id>")
@@ -217,10 +210,7 @@ def get_subscription(subscription_id: str) -> Response:
 @bp.post("/<subscription_id>")
 def post_subscription(subscription_id: str) -> Response:
     """Change only the supplied fields: in practice ``{"status": "unsubscribed"}``."""
-    record, warnings = change_status(
-        sandbox_state(), current_account(), subscription_id, read_object()
-    )
-    return with_warnings({"subscription": record}, warnings)
+    return changed_response("subscription", change_status, subscription_id)
 
 
 @bp.put("/<subscription_id>")
@@ -228,5 +218,4 @@ def put_subscription(subscription_id: str) -> Response:
     """Move to another list; only API-Version 2.2 can do this (KB-SUB)."""
     if request.headers.get("API-Version", "").strip() != "2.2":
         return error_response(501, messages.MOVE_NEEDS_2_2)
-    record, warnings = move(sandbox_state(), current_account(), subscription_id, read_object())
-    return with_warnings({"subscription": record}, warnings)
+    return changed_response("subscription", move, subscription_id)
