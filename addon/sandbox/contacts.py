@@ -32,12 +32,15 @@ from .records import (
     CONTACT_FIELDS,
     CONTACT_READ_ONLY,
     LOCKED_CONTACT_STATUSES,
+    NOT_A_FIELD,
     SETTABLE_CONTACT_STATUSES,
+    BadValue,
     as_text,
     contact_echo,
     contact_read,
     create_date,
     is_valid_email,
+    sort_fields,
 )
 from .resources import add_record_routes, changed_response
 from .state import Account, SandboxState
@@ -52,31 +55,24 @@ def check_contact(item: object, *, require_email: bool) -> tuple[dict, list[str]
     Returns:
         ``(values, warnings, problem)``; when ``problem`` is set the record must not be saved.
     """
-    if not isinstance(item, dict):
-        return {}, [], messages.NOT_AN_OBJECT
-    values: dict = {}
-    ignored, immutable = [], []
-    for key, raw in item.items():
-        if key in CONTACT_FIELDS and not isinstance(raw, (dict, list)):
-            values[key] = as_text(raw)
-        elif key == "status":
-            if raw not in SETTABLE_CONTACT_STATUSES:
-                return {}, [], messages.BAD_CONTACT_STATUS
-            values[key] = raw
-        elif key in CONTACT_READ_ONLY:
-            immutable.append(key)
-        else:
-            ignored.append(key)
+    values, warnings, problem = sort_fields(item, _contact_value, CONTACT_READ_ONLY)
+    if problem:
+        return {}, [], problem
     if (require_email or "email" in values) and not values.get("email"):
         return {}, [], messages.missing_field("email")
     if "email" in values and not is_valid_email(values["email"]):
         return {}, [], messages.BAD_EMAIL
-    warnings = []
-    if ignored:
-        warnings.append(messages.IGNORED_FIELDS.format(fields=", ".join(ignored)))
-    if immutable:
-        warnings.append(messages.IMMUTABLE_FIELDS.format(fields=", ".join(immutable)))
     return values, warnings, None
+
+
+def _contact_value(key: str, raw: object) -> object:
+    if key in CONTACT_FIELDS and not isinstance(raw, (dict, list)):
+        return as_text(raw)
+    if key == "status":
+        if raw not in SETTABLE_CONTACT_STATUSES:
+            raise BadValue(messages.BAD_CONTACT_STATUS)
+        return raw
+    return NOT_A_FIELD
 
 
 def save_contacts(

@@ -13,7 +13,18 @@ from .api import (
     scoped_blueprint,
     search_all,
 )
-from .records import LIST_FLAGS, LIST_KEYS, LIST_TEXT_FIELDS, as_flag, as_text, list_echo, list_read
+from .records import (
+    LIST_FLAGS,
+    LIST_KEYS,
+    LIST_TEXT_FIELDS,
+    NOT_A_FIELD,
+    BadValue,
+    as_flag,
+    as_text,
+    list_echo,
+    list_read,
+    sort_fields,
+)
 from .resources import add_record_routes, changed_response
 from .state import Account, SandboxState
 
@@ -26,30 +37,23 @@ def check_list(item: object, *, require_name: bool) -> tuple[dict, list[str], st
     Returns:
         ``(values, warnings, problem)``; when ``problem`` is set the record must not be saved.
     """
-    if not isinstance(item, dict):
-        return {}, [], messages.NOT_AN_OBJECT
-    values: dict = {}
-    ignored, immutable = [], []
-    for key, raw in item.items():
-        if key in LIST_TEXT_FIELDS:
-            values[key] = as_text(raw) or ""
-        elif key in LIST_FLAGS:
-            flag = as_flag(raw)
-            if flag is None:
-                return {}, [], messages.BAD_FLAG.format(field=key)
-            values[key] = flag
-        elif key == "listId":
-            immutable.append(key)
-        else:
-            ignored.append(key)
+    values, warnings, problem = sort_fields(item, _list_value, ("listId",))
+    if problem:
+        return {}, [], problem
     if (require_name or "name" in values) and not values.get("name"):
         return {}, [], messages.missing_field("name")
-    warnings = []
-    if ignored:
-        warnings.append(messages.IGNORED_FIELDS.format(fields=", ".join(ignored)))
-    if immutable:
-        warnings.append(messages.IMMUTABLE_FIELDS.format(fields=", ".join(immutable)))
     return values, warnings, None
+
+
+def _list_value(key: str, raw: object) -> object:
+    if key in LIST_TEXT_FIELDS:
+        return as_text(raw) or ""
+    if key in LIST_FLAGS:
+        flag = as_flag(raw)
+        if flag is None:
+            raise BadValue(messages.BAD_FLAG.format(field=key))
+        return flag
+    return NOT_A_FIELD
 
 
 def create_lists(

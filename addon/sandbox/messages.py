@@ -76,3 +76,13 @@ def missing_field(name: str) -> str:
 def unknown_terms(terms: list[str]) -> str:
     """The recorded warning for query terms that were ignored."""
     return UNKNOWN_TERMS.format(terms=", ".join(terms))
+
+
+def unsaved_fields(ignored: list[str], immutable: list[str]) -> list[str]:
+    """The warnings for the fields a write left out: unknown ones, and read-only ones."""
+    warnings = []
+    if ignored:
+        warnings.append(IGNORED_FIELDS.format(fields=", ".join(ignored)))
+    if immutable:
+        warnings.append(IMMUTABLE_FIELDS.format(fields=", ".join(immutable)))
+    return warnings

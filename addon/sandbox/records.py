@@ -8,7 +8,10 @@ both styles are reproduced so a client has to cope with either.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection
 from datetime import datetime
+
+from . import messages
 
 #: Contact fields a client may write (besides ``status``).
 CONTACT_FIELDS = (
@@ -146,3 +149,42 @@ def create_date(now: datetime | None = None) -> str:
 def add_date(now: datetime | None = None) -> str:
     """``now`` in the subscription ``addDate`` format (ISO 8601 with offset; recorded)."""
     return (now or local_now()).isoformat(timespec="seconds")
+
+
+#: What a field reader answers for a key that is no writable field of the record.
+NOT_A_FIELD = object()
+
+
+class BadValue(ValueError):
+    """A field value that spoils the whole record; its message is the service's."""
+
+
+def sort_fields(
+    item: object, read: Callable[[str, object], object], read_only: Collection[str]
+) -> tuple[dict, list[str], str | None]:
+    """Sort one incoming record into usable values, warnings and a fatal problem.
+
+    Args:
+        read: ``read(key, raw)`` answers the value to keep, or :data:`NOT_A_FIELD`, or raises
+            :class:`BadValue`.
+        read_only: keys that are fields but not writable (warned as such, not as unknown).
+
+    Returns:
+        ``(values, warnings, problem)``; when ``problem`` is set the record must not be saved.
+    """
+    if not isinstance(item, dict):
+        return {}, [], messages.NOT_AN_OBJECT
+    values: dict = {}
+    ignored, immutable = [], []
+    for key, raw in item.items():
+        try:
+            value = read(key, raw)
+        except BadValue as error:
+            return {}, [], str(error)
+        if value is not NOT_A_FIELD:
+            values[key] = value
+        elif key in read_only:
+            immutable.append(key)
+        else:
+            ignored.append(key)
+    return values, messages.unsaved_fields(ignored, immutable), None

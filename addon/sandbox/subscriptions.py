@@ -93,13 +93,7 @@ def check_subscription(account: Account, item: object) -> tuple[tuple, list[str]
 
 def _field_warnings(keys: list[str]) -> list[str]:
     immutable = [key for key in keys if key in _READ_ONLY]
-    ignored = [key for key in keys if key not in _READ_ONLY]
-    warnings = []
-    if ignored:
-        warnings.append(messages.IGNORED_FIELDS.format(fields=", ".join(ignored)))
-    if immutable:
-        warnings.append(messages.IMMUTABLE_FIELDS.format(fields=", ".join(immutable)))
-    return warnings
+    return messages.unsaved_fields([key for key in keys if key not in _READ_ONLY], immutable)
 
 
 def subscribe(state: SandboxState, account: Account, items: list) -> tuple[list[dict], list[str]]:
