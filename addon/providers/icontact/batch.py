@@ -99,7 +99,7 @@ class _Batch:
                 records[act.email_key] = contact_record(act.customer)
         for chunk in _chunks(list(records.values())):
             start = len(self.client.transcript)
-            body = self.client.request("POST", self.client._folder_path("/contacts"), json=chunk)
+            body = self.client.request("POST", self.client.folder_path("/contacts"), json=chunk)
             calls = self.client.transcript[start:]
             self.result.calls += calls
             for record in chunk:

@@ -178,7 +178,10 @@ class IContactClient:
             raise TemporaryFailure(f"iContact sent an unreadable answer (HTTP {status})")
         return body
 
-    def _folder_path(self, suffix: str) -> str:
+    def folder_path(self, suffix: str) -> str:
+        """The account's client-folder path ending in ``suffix`` (``/contacts``), discovering
+        the account first if its ids are not known yet; part of the client's API for
+        :mod:`.batch`, which posts whole chunks and reads the raw answer."""
         if not (self.account_id and self.client_folder_id):
             self.discover()
         return f"/a/{self.account_id}/c/{self.client_folder_id}{suffix}"
@@ -208,7 +211,7 @@ class IContactClient:
         offset, limit = 0, 500
         while True:
             body = self.request(
-                "GET", self._folder_path("/lists"), params={"limit": limit, "offset": offset}
+                "GET", self.folder_path("/lists"), params={"limit": limit, "offset": offset}
             )
             page = body.get("lists") or []
             found += [RemoteList(str(item["listId"]), str(item.get("name") or "")) for item in page]
@@ -218,7 +221,7 @@ class IContactClient:
 
     def create_list(self, name: str) -> RemoteList:
         """Create a list; iContact answers 200 with the new list (or a warning)."""
-        body = self.request("POST", self._folder_path("/lists"), json=[{"name": name}])
+        body = self.request("POST", self.folder_path("/lists"), json=[{"name": name}])
         created = body.get("lists") or []
         if not created:
             raise InvalidData(_message(body, f"iContact did not create the list {name!r}"))
@@ -230,7 +233,7 @@ class IContactClient:
         """The contact with this email, on a list or not (``status=total``), or None."""
         body = self.request(
             "GET",
-            self._folder_path("/contacts"),
+            self.folder_path("/contacts"),
             params={"email": email, "status": "total", "limit": 1},
         )
         contacts = body.get("contacts") or []
@@ -242,7 +245,7 @@ class IContactClient:
         Raises:
             InvalidData: when iContact created none of them, with its warnings.
         """
-        body = self.request("POST", self._folder_path("/contacts"), json=contacts)
+        body = self.request("POST", self.folder_path("/contacts"), json=contacts)
         created = body.get("contacts") or []
         if not created:
             raise InvalidData(_message(body, "iContact did not create the contact"))
@@ -254,11 +257,11 @@ class IContactClient:
             {"contactId": contact_id, "listId": list_id, "status": status}
             for list_id, contact_id in pairs
         ]
-        return self.request("POST", self._folder_path("/subscriptions"), json=payload)
+        return self.request("POST", self.folder_path("/subscriptions"), json=payload)
 
     def get_subscription(self, list_id: str, contact_id: str) -> dict[str, Any] | None:
         try:
-            body = self.request("GET", self._folder_path(f"/subscriptions/{list_id}_{contact_id}"))
+            body = self.request("GET", self.folder_path(f"/subscriptions/{list_id}_{contact_id}"))
         except NotFound:
             return None
         return body.get("subscription")
@@ -267,7 +270,7 @@ class IContactClient:
         """Set a subscription's status to unsubscribed: iContact has no DELETE for it."""
         body = self.request(
             "POST",
-            self._folder_path(f"/subscriptions/{list_id}_{contact_id}"),
+            self.folder_path(f"/subscriptions/{list_id}_{contact_id}"),
             json={"status": "unsubscribed"},
         )
         if body.get("warnings") and not body.get("subscription"):
@@ -290,7 +293,7 @@ class IContactClient:
 
     def list_exists(self, list_id: str) -> bool:
         try:
-            self.request("GET", self._folder_path(f"/lists/{list_id}"))
+            self.request("GET", self.folder_path(f"/lists/{list_id}"))
         except NotFound:
             return False
         return True
