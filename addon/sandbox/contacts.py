@@ -17,6 +17,8 @@ createDateSearchType=gt``); ``modifyDate`` is no documented field, so it is an u
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Response, abort, request
 
 from . import messages
@@ -35,6 +37,7 @@ from .records import (
     NOT_A_FIELD,
     SETTABLE_CONTACT_STATUSES,
     BadValue,
+    accepted,
     as_text,
     contact_echo,
     contact_read,
@@ -42,7 +45,7 @@ from .records import (
     is_valid_email,
     sort_fields,
 )
-from .resources import add_record_routes, changed_response
+from .resources import add_record_routes, changed_response, existing, usable
 from .state import Account, SandboxState
 
 bp = scoped_blueprint("icp_contacts", "contacts")
@@ -83,14 +86,10 @@ def save_contacts(
     Returns:
         ``(echoed contacts, warnings)``; rejected records only add a warning.
     """
-    saved, warnings = [], []
+    saved: list[dict] = []
+    warnings: list[str] = []
     with state.lock:
-        for item in items:
-            values, notes, problem = check_contact(item, require_email=True)
-            warnings.extend(notes)
-            if problem:
-                warnings.append(problem)
-                continue
+        for values in accepted(items, partial(check_contact, require_email=True), warnings):
             contact_id = account.emails.get(values["email"].lower())
             if contact_id is None:
                 record = _new_contact(state, account, values)
@@ -129,13 +128,9 @@ def change_contact(
     Returns:
         ``(echoed contact, warnings)``; aborts with 404/400 on a missing contact or bad value.
     """
-    values, warnings, problem = check_contact(body, require_email=replace)
-    if problem:
-        abort(error_response(400, problem))
+    values, warnings = usable(check_contact(body, require_email=replace))
     with state.lock:
-        record = account.contacts.get(contact_id)
-        if record is None:
-            abort(error_response(404, messages.NOT_FOUND))
+        record = existing(account.contacts, contact_id)
         if _status_locked(record, values.get("status", record["status"])):
             abort(error_response(400, messages.STATUS_LOCKED.format(status=record["status"])))
         if "email" in values:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Response, abort
+from functools import partial
+
+from flask import Response
 
 from . import messages
 from .api import (
@@ -19,13 +21,14 @@ from .records import (
     LIST_TEXT_FIELDS,
     NOT_A_FIELD,
     BadValue,
+    accepted,
     as_flag,
     as_text,
     list_echo,
     list_read,
     sort_fields,
 )
-from .resources import add_record_routes, changed_response
+from .resources import add_record_routes, changed_response, existing, usable
 from .state import Account, SandboxState
 
 bp = scoped_blueprint("icp_lists", "lists")
@@ -60,14 +63,10 @@ def create_lists(
     state: SandboxState, account: Account, items: list
 ) -> tuple[list[dict], list[str]]:
     """Create every acceptable record; the rest become warnings (the batch never fails)."""
-    created, warnings = [], []
+    created: list[dict] = []
+    warnings: list[str] = []
     with state.lock:
-        for item in items:
-            values, notes, problem = check_list(item, require_name=True)
-            warnings.extend(notes)
-            if problem:
-                warnings.append(problem)
-                continue
+        for values in accepted(items, partial(check_list, require_name=True), warnings):
             created.append(list_echo(state.add_list(account, values)))
     return created, warnings
 
@@ -80,13 +79,9 @@ def change_list(
     Returns:
         ``(echoed list, warnings)``; aborts with 404/400 on a missing list or a bad value.
     """
-    values, warnings, problem = check_list(body, require_name=replace)
-    if problem:
-        abort(error_response(400, problem))
+    values, warnings = usable(check_list(body, require_name=replace))
     with state.lock:
-        record = account.lists.get(list_id)
-        if record is None:
-            abort(error_response(404, messages.NOT_FOUND))
+        record = existing(account.lists, list_id)
         if replace:
             record.update(
                 publicname="",

@@ -8,7 +8,7 @@ both styles are reproduced so a client has to cope with either.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from datetime import datetime
 
 from . import messages
@@ -188,3 +188,17 @@ def sort_fields(
         else:
             ignored.append(key)
     return values, messages.unsaved_fields(ignored, immutable), None
+
+
+def accepted(
+    items: list, check: Callable[[object], tuple[dict, list[str], str | None]], warnings: list[str]
+) -> Iterator[dict]:
+    """The values of each record of a batch that ``check`` accepts; every record's warnings,
+    and each rejected one's problem, go to ``warnings`` (a batch never fails)."""
+    for item in items:
+        values, notes, problem = check(item)
+        warnings.extend(notes)
+        if problem:
+            warnings.append(problem)
+            continue
+        yield values

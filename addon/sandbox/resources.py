@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, abort
 
+from . import messages
 from .api import (
     current_account,
+    error_response,
     one_record,
     read_items,
     read_object,
@@ -67,3 +69,19 @@ def add_record_routes(
             return one_record(singular, plural, ids[key], view)
 
         bp.add_url_rule(f"/<{key}>", f"get_{singular}", read, methods=["GET"])
+
+
+def usable(checked: tuple[dict, list[str], str | None]) -> tuple[dict, list[str]]:
+    """A checked member write body's values and warnings; aborts with 400 on its problem."""
+    values, warnings, problem = checked
+    if problem:
+        abort(error_response(400, problem))
+    return values, warnings
+
+
+def existing(table: dict[str, dict], record_id: str) -> dict:
+    """The stored record ``record_id`` of ``table``; aborts with 404 when there is none."""
+    record = table.get(record_id)
+    if record is None:
+        abort(error_response(404, messages.NOT_FOUND))
+    return record
