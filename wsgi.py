@@ -130,7 +130,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     with app.app_context():
         if engine.db.engine.dialect.name == "sqlite":
             _tune_sqlite(engine.db.engine)
-        engine.create_all()
+        engine.prepare_database()
     _register_storefront(app, engine)
     return app
 

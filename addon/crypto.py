@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+log = logging.getLogger("addon")
 
 MISSING_KEY = (
     "ADDON_ENCRYPTION_KEY is not set: the add-on will not store iContact passwords unencrypted. "
@@ -53,3 +56,19 @@ class Vault:
 def derived_key(secret: str) -> str:
     """A stable Fernet key derived from another secret, for debug and test runs only."""
     return base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest()).decode()
+
+
+def encryption_key(configured: str | None, development: bool, secret_key: object = None) -> str:
+    """The key(s) to keep credentials under: ``ADDON_ENCRYPTION_KEY``; in a debug or testing
+    app without one, a key derived from its ``SECRET_KEY``, so a demo needs no set-up.
+
+    Raises:
+        RuntimeError: no key in production, where a derived key would tie every stored
+            password to a secret that hosts rotate for other reasons.
+    """
+    if configured:
+        return configured
+    if development:
+        log.warning("ADDON_ENCRYPTION_KEY unset: using a key derived from SECRET_KEY (dev only)")
+        return derived_key(str(secret_key or "addon-insecure-development-key"))
+    raise RuntimeError(MISSING_KEY)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import logging
 import warnings
 import weakref
@@ -13,31 +12,28 @@ from typing import Any, TypeVar
 from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
 from rq import Queue
-from sqlalchemy import select
 
 from . import config as defaults
 from .cli import addon_cli
-from .crypto import MISSING_KEY, Vault, derived_key
+from .crypto import Vault, encryption_key
 from .engine import integrations, logs, outbox, rules
 from .engine.queue import make_queue
 from .environment import from_environ, setting_names
+from .hooks import HostHooks
 from .results import ConnectedIntegration, IntegrationRule, LogEntry
 from .settings import Settings
 from .state import NOT_REGISTERED, AppState
-from .store.models import Delivery, Event
 from .web import api
 from .web.blueprint import make_blueprint
 from .web.views import csp
 
 log = logging.getLogger("addon")
 
-#: A host hook, handed back unchanged by the decorator that registers it.
-Hook = TypeVar("Hook", bound=Callable[..., Any])
 Row = TypeVar("Row")
 Result = TypeVar("Result")
 
 
-class IntegrationEngine:
+class IntegrationEngine(HostHooks):
     """The Integration Engine for one or more Flask apps.
 
     Use ``IntegrationEngine(app)`` or ``engine.init_app(app, db=db)``. The host tells the engine
@@ -48,11 +44,8 @@ class IntegrationEngine:
 
     def __init__(self, app: Flask | None = None, *, db: SQLAlchemy | None = None) -> None:
         self._db = db
+        super().__init__()
         self._states: weakref.WeakKeyDictionary[Flask, AppState] = weakref.WeakKeyDictionary()
-        self.marketplace_loader_callback: Callable[[], Any] | None = None
-        self.product_loader_callback: Callable[[str, str], str | None] | None = None
-        self.permission_check_callback: Callable[[str], bool] | None = None
-        self.known_marketplace_callback: Callable[[str], bool] | None = None
         if app is not None:
             self.init_app(app, db=db)
 
@@ -88,7 +81,13 @@ class IntegrationEngine:
             db.init_app(app)
         self._states[app] = AppState(
             db=db,
-            vault=Vault(self._encryption_key(app, settings)),
+            vault=Vault(
+                encryption_key(
+                    settings.encryption_key,
+                    app.debug or app.testing,
+                    app.config.get("SECRET_KEY"),
+                )
+            ),
             queue=make_queue(app, settings.redis_url, settings.queue_name),
             settings=settings,
         )
@@ -105,18 +104,6 @@ class IntegrationEngine:
         # A CSRFProtect set up after this has no exemption yet: this hook, registered before
         # its own, gives it one before it checks the first request.
         app.before_request(lambda: api.exempt_from_host_csrf(app))
-
-    @staticmethod
-    def _encryption_key(app: Flask, settings: Settings) -> str:
-        if settings.encryption_key:
-            return settings.encryption_key
-        if app.debug or app.testing:
-            secret = app.config.get("SECRET_KEY") or "addon-insecure-development-key"
-            log.warning(
-                "ADDON_ENCRYPTION_KEY unset: using a key derived from SECRET_KEY (dev only)"
-            )
-            return derived_key(str(secret))
-        raise RuntimeError(MISSING_KEY)
 
     def state(self, app: Flask | None = None) -> AppState:
         """What the engine keeps for ``app`` (default: the current app).
@@ -158,95 +145,6 @@ class IntegrationEngine:
         from .store import db as schema
 
         schema.upgrade(self.db.engine)
-
-    #: The name this method had before the add-on shipped migrations.
-    create_all = prepare_database
-
-    # -- host hooks, Flask-Login style -------------------------------------------------------
-
-    def marketplace_loader(self, callback: Hook) -> Hook:
-        """Register the function that returns the current merchant's marketplace id (or None).
-
-        Required: the screens ask it on every request.
-        """
-        self.marketplace_loader_callback = callback
-        return callback
-
-    def product_loader(self, callback: Hook) -> Hook:
-        """Register the function that names a marketplace's product.
-
-        It is called as ``callback(marketplace_id, product_id)`` (both strings) and returns the
-        product's name, or None when that marketplace has no such product (the product's
-        screens then answer 404). A loader of one argument, ``callback(product_id)``, still
-        works but cannot tell merchants apart, and is deprecated.
-
-        Raises:
-            TypeError: a callback that takes neither two arguments nor one.
-        """
-        if _accepts(callback, 2):
-            self.product_loader_callback = callback
-        elif _accepts(callback, 1):
-            warnings.warn(
-                "A product_loader of one argument, (product_id), is deprecated: take "
-                "(marketplace_id, product_id) and return None for a product of another "
-                "marketplace, or every merchant sees every product's name.",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            self.product_loader_callback = lambda _marketplace_id, product_id: callback(product_id)
-        else:
-            raise TypeError(
-                "@engine.product_loader takes a function of (marketplace_id, product_id)."
-            )
-        return callback
-
-    def permission_check(self, callback: Hook) -> Hook:
-        """Register an optional check that the user may manage a marketplace's integrations."""
-        self.permission_check_callback = callback
-        return callback
-
-    def known_marketplace(self, callback: Hook) -> Hook:
-        """Register an optional check that a marketplace id is one of the storefront's.
-
-        The signed webhook asks it for each event's ``marketplace_id`` and refuses an event
-        of a marketplace it answers False for (422, nothing stored). Without it every
-        marketplace id is accepted. ``emit()`` does not ask it: the host's own code names
-        its own marketplaces.
-        """
-        self.known_marketplace_callback = callback
-        return callback
-
-    def current_marketplace(self) -> str | None:
-        """The signed-in merchant's marketplace id, from ``@engine.marketplace_loader``.
-
-        Raises:
-            RuntimeError: no marketplace loader is registered.
-        """
-        if self.marketplace_loader_callback is None:
-            raise RuntimeError(
-                "The Integration Engine has no marketplace loader, so it cannot tell whose "
-                "integrations to show. Decorate the function that returns the signed-in "
-                "merchant's marketplace id (or None) with @engine.marketplace_loader."
-            )
-        value = self.marketplace_loader_callback()
-        return None if value is None else str(value)
-
-    def product_name(self, marketplace_id: str, product_id: str | None) -> str | None:
-        """The name of ``marketplace_id``'s product ``product_id``, from the product loader.
-
-        Returns:
-            The name, or None for no product id, no loader, or a product the loader does not
-            know in that marketplace.
-        """
-        if product_id is None or self.product_loader_callback is None:
-            return None
-        return self.product_loader_callback(str(marketplace_id), str(product_id))
-
-    def is_known_marketplace(self, marketplace_id: str) -> bool:
-        """Whether the ``@engine.known_marketplace`` check accepts ``marketplace_id``
-        (True when the host registered none)."""
-        check = self.known_marketplace_callback
-        return check is None or bool(check(marketplace_id))
 
     # -- the engine's public operations ------------------------------------------------------
 
@@ -424,24 +322,4 @@ class IntegrationEngine:
             date_from=date_from,
             date_to=date_to,
         )
-        # The page's query leaves each entry's detail and its event out; one query brings both.
-        extra: dict[int, tuple[dict[str, Any] | None, dt.datetime]] = {}
-        if rows:
-            query = (
-                select(Delivery.id, Delivery.detail, Event.created_at)
-                .join(Event, Event.id == Delivery.event_pk)
-                .where(Delivery.id.in_([row.id for row in rows]))
-            )
-            extra.update((pk, (detail, at)) for pk, detail, at in self.db.session.execute(query))
-        return [LogEntry.from_row(row, *extra[row.id]) for row in rows]
-
-
-def _accepts(callback: Callable[..., Any], count: int) -> bool:
-    """Whether ``callback`` can be called with ``count`` positional arguments."""
-    try:
-        inspect.signature(callback).bind(*range(count))
-    except TypeError:
-        return False
-    except ValueError:  # no signature to read (some builtins): trust it takes the new form
-        return count == 2
-    return True
+        return logs.with_detail(rows)

@@ -122,7 +122,7 @@ def test_tables_made_without_the_migrations_are_refused_with_what_to_do(empty_en
 
 def test_engine_prepare_database_runs_the_migrations(app, engine):
     with app.app_context():
-        engine.create_all()  # the old name still works
+        engine.prepare_database()
         with engine.db.engine.connect() as conn:
             assert schema.current_revision(conn) == schema.head_revision()
 

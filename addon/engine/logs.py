@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import CursorResult, case, delete, func, or_, select, update
 from sqlalchemy.orm import defer
 
 from ..errors import IntegrationError
+from ..results import LogEntry
 from ..state import session, settings
 from ..store.models import (
     FAILED,
@@ -16,6 +17,7 @@ from ..store.models import (
     PENDING,
     SKIPPED,
     Delivery,
+    Event,
     marketplace_row,
     utcnow,
 )
@@ -155,3 +157,20 @@ def prune_logs(marketplace_id: str, keep: int | None = None) -> int:
     )
     db.commit()
     return result.rowcount or 0
+
+
+def with_detail(rows: list[Delivery]) -> list[LogEntry]:
+    """The records of a page of entries, each with its ``detail`` and its event's time.
+
+    The page's query leaves each entry's detail and its event out (a page is read often and
+    shown without them); one query brings both for the page.
+    """
+    extra: dict[int, tuple[dict[str, Any] | None, dt.datetime]] = {}
+    if rows:
+        query = (
+            select(Delivery.id, Delivery.detail, Event.created_at)
+            .join(Event, Event.id == Delivery.event_pk)
+            .where(Delivery.id.in_([row.id for row in rows]))
+        )
+        extra.update((pk, (detail, at)) for pk, detail, at in session().execute(query))
+    return [LogEntry.from_row(row, *extra[row.id]) for row in rows]
