@@ -280,7 +280,9 @@ class IntegrationEngine(HostHooks):
                 while one is open; nothing was written.
             TypeError: ``join`` is not True, False or None.
         """
-        return outbox.emit(event_type, marketplace_id, customer, event_id, fields, join=join)
+        return outbox.emit(
+            self.state().context, event_type, marketplace_id, customer, event_id, fields, join=join
+        )
 
     def logs(
         self,

@@ -14,6 +14,7 @@ from rq import Queue
 from sqlalchemy.orm import Session
 
 from .crypto import Vault
+from .engine.context import SYSTEM_CLOCK, Clock, Context
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -35,8 +36,22 @@ class AppState:
     vault: Vault
     queue: Queue | None
     settings: Settings
+    clock: Clock = SYSTEM_CLOCK
     _pools: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
     _pools_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def context(self) -> Context:
+        """The engine's dependencies, to hand to its functions: made at each entry (a job, a
+        request), so a setting or clock a test changes is what the next entry sees."""
+        return Context(
+            session=self.db.session,
+            settings=self.settings,
+            queue=self.queue,
+            vault=self.vault,
+            clock=self.clock,
+            connections=self.connections,
+        )
 
     def connections(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
         """The app's connection pool for ``key``, made by ``make`` on first use.
@@ -77,3 +92,9 @@ def config() -> Any:
 def settings() -> Settings:
     """The current app's typed settings, checked when ``init_app`` ran."""
     return state().settings
+
+
+def context() -> Context:
+    """The current app's :class:`Context`: taken once where a job or request enters the
+    engine, then passed down."""
+    return state().context

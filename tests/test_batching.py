@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from addon.engine.queue import redis_key
 from addon.engine.ratelimit import TokenBucket
-from addon.store.models import CachedContact
+from addon.state import context
+from addon.store.models import CachedContact, utcnow
 from tests.conftest import USERNAME, configure, list_id
 
 
@@ -254,7 +255,7 @@ def test_a_growing_backlog_keeps_one_queued_job_per_helper_drain(
     queue.empty()
     with app.app_context():
         for _ in range(5):
-            expansion.expand_waiting("acme", draining=integration.id)
+            expansion.expand_waiting(context(), "acme", draining=integration.id)
     drains = [job for job in queue.jobs if job.func_name == "addon.jobs.drain_integration"]
     assert sorted(job.args for job in drains) == [(integration.id, 1), (integration.id, 2)]
 
@@ -270,15 +271,17 @@ def test_one_worker_at_a_time_matches_a_marketplaces_events(
     matched = []
     real_expand = expansion.expand_events
 
-    def expand_while_another_worker_tries(marketplace_id, limit):
+    def expand_while_another_worker_tries(ctx, marketplace_id, limit):
         matched.append(marketplace_id)
         if len(matched) == 1:
-            assert expansion.expand_waiting(marketplace_id) == {}  # the other worker, meanwhile
-        return real_expand(marketplace_id, limit=limit)
+            assert (
+                expansion.expand_waiting(context(), marketplace_id) == {}
+            )  # the other worker, meanwhile
+        return real_expand(ctx, marketplace_id, limit=limit)
 
     monkeypatch.setattr(expansion, "expand_events", expand_while_another_worker_tries)
     with app.app_context():
-        due = expansion.expand_waiting("acme")
+        due = expansion.expand_waiting(context(), "acme")
     assert matched == ["acme"]
     assert due[integration.id][1] == 2
 
@@ -300,13 +303,13 @@ def test_events_left_to_a_busy_worker_are_matched_once_it_is_done(
     real_expand = expansion.expand_events
     arrivals = ["second@example.com"]
 
-    def expand_while_an_event_arrives(marketplace_id, limit):
-        done = real_expand(marketplace_id, limit=limit)  # read before the arrival
+    def expand_while_an_event_arrives(ctx, marketplace_id, limit):
+        done = real_expand(ctx, marketplace_id, limit=limit)  # read before the arrival
         if arrivals:
             purchase(engine, arrivals.pop())
             # Its job, taken by another worker:
             app.extensions["addon"].state(app).queue.empty()
-            assert expansion.expand_waiting(marketplace_id) == {}
+            assert expansion.expand_waiting(context(), marketplace_id) == {}
         return done
 
     monkeypatch.setattr(expansion, "expand_events", expand_while_an_event_arrives)
@@ -337,7 +340,7 @@ def test_a_drain_that_runs_dry_waits_for_the_events_another_worker_is_matching(
     def other_worker():
         time.sleep(0.3)
         with app.app_context():
-            expansion.expand_events("acme")
+            expansion.expand_events(context(), "acme")
         lock.release()
 
     other = threading.Thread(target=other_worker)
@@ -364,7 +367,7 @@ def test_events_are_matched_while_redis_is_down(app, engine, rules, integration,
     with app.app_context():
         monkeypatch.setattr(queue.connection, "delete", lambda *a: 0)
         monkeypatch.setattr(queue.connection, "execute_command", unreachable)
-        due = expansion.expand_waiting("acme")
+        due = expansion.expand_waiting(context(), "acme")
     assert due[integration.id][1] == 2
 
 
@@ -373,7 +376,7 @@ def test_a_worker_keeps_a_connection_for_every_lookup_it_runs_at_once(app, integ
 
     configure(app, ADDON_ICONTACT_CONCURRENCY=24)
     with app.app_context():
-        client = client_for(get_integration("acme", integration.id))
+        client = client_for(context(), get_integration("acme", integration.id))
     # A smaller pool makes urllib3 discard (and warn about) every connection beyond it.
     assert client.http.connection_pool_kw["maxsize"] == 24
 
@@ -392,17 +395,17 @@ def test_deliveries_waiting_behind_their_own_customer_do_not_hold_up_other_custo
         purchase(engine, "busy@example.com", product_id=f"p{n}")
     purchase(engine, "next@example.com")
     with app.app_context():
-        expansion.expand_waiting("acme", draining=integration.id)
+        expansion.expand_waiting(context(), "acme", draining=integration.id)
         session = app.extensions["addon"].db.session
         first = session.scalars(
             select(Delivery).order_by(Delivery.sequence_at, Delivery.id)
         ).first()
         first.lease_owner, first.lease_until = (
             "another-worker",
-            leases.utcnow() + dt.timedelta(minutes=5),
+            utcnow() + dt.timedelta(minutes=5),
         )
         session.commit()
-        claimed = leases.claim(integration.id, "me", limit=2)  # looks 4 at a time
+        claimed = leases.claim(context(), integration.id, "me", limit=2)  # looks 4 at a time
         assert [d.email for d in claimed] == ["next@example.com"]
 
 
@@ -424,8 +427,8 @@ def test_a_claim_that_loses_the_deliveries_it_read_to_another_worker_takes_the_n
     real_first_pending = leases._first_pending
     raced = []
 
-    def another_worker_leases_first(integration_id, keys):
-        firsts = real_first_pending(integration_id, keys)
+    def another_worker_leases_first(ctx, integration_id, keys):
+        firsts = real_first_pending(ctx, integration_id, keys)
         if not raced:
             raced.append(True)
             session = app.extensions["addon"].db.session
@@ -434,14 +437,14 @@ def test_a_claim_that_loses_the_deliveries_it_read_to_another_worker_takes_the_n
             )
             for delivery in oldest:
                 delivery.lease_owner = "another-worker"
-                delivery.lease_until = leases.utcnow() + dt.timedelta(minutes=5)
+                delivery.lease_until = utcnow() + dt.timedelta(minutes=5)
             session.commit()
         return firsts
 
     with app.app_context():
-        expansion.expand_waiting("acme", draining=integration.id)
+        expansion.expand_waiting(context(), "acme", draining=integration.id)
         monkeypatch.setattr(leases, "_first_pending", another_worker_leases_first)
-        claimed = leases.claim(integration.id, "me", limit=2)  # reads 4 at a time
+        claimed = leases.claim(context(), integration.id, "me", limit=2)  # reads 4 at a time
         assert [d.email for d in claimed] == emails[taken : taken + 2]
 
 
@@ -459,7 +462,7 @@ def test_the_database_work_of_a_batch_does_not_grow_with_its_size(
         for n in range(customers):
             purchase(engine, f"{prefix}{n}@example.com")
         with app.app_context():
-            expansion.expand_waiting("acme", draining=integration.id)
+            expansion.expand_waiting(context(), "acme", draining=integration.id)
             db_engine = app.extensions["addon"].db.engine
             seen = []
 
@@ -525,9 +528,11 @@ def test_two_workers_learning_the_same_customer_both_write_their_outcomes(app, e
     with app.app_context():
         session = app.extensions["addon"].db.session
         for contact_id in ("501", "502"):  # both saw an empty cache before the other wrote
-            remember_contacts(integration.id, {"ann@example.com": contact_id}, set(), {})
+            remember_contacts(context(), integration.id, {"ann@example.com": contact_id}, set(), {})
             session.commit()
-        assert known_contacts(integration.id, ["ann@example.com"]) == {"ann@example.com": "502"}
+        assert known_contacts(context(), integration.id, ["ann@example.com"]) == {
+            "ann@example.com": "502"
+        }
 
 
 def test_a_batch_claimed_long_ago_is_checked_before_calling_and_skips_what_was_taken_over(
@@ -559,21 +564,21 @@ def test_a_batch_claimed_long_ago_is_checked_before_calling_and_skips_what_was_t
     purchase(engine, "taken@example.com", product_id="999")
     with app.app_context():
         db = app.extensions["addon"].db
-        expansion.expand_waiting("acme", draining=integration.id)
+        expansion.expand_waiting(context(), "acme", draining=integration.id)
         owner = leases.new_owner()
-        batch = leases.claim(integration.id, owner, 10)
+        batch = leases.claim(context(), integration.id, owner, 10)
         with db.engine.begin() as other_worker:  # as if our lease had lapsed meanwhile
             other_worker.execute(
                 update(Delivery)
                 .where(Delivery.email == "taken@example.com")
-                .values(lease_owner="other", lease_until=leases.utcnow() + dt.timedelta(hours=1))
+                .values(lease_owner="other", lease_until=utcnow() + dt.timedelta(hours=1))
             )
         current = db.session.get(Integration, integration.id)
         claimed_at = time.monotonic() - app.config["ADDON_LEASE_SECONDS"] / 5
-        applying = prepare_batch(batch, current.id, current.provider, claimed_at)
+        applying = prepare_batch(context(), batch, current.id, current.provider, claimed_at)
         with ThreadPoolExecutor(1) as calls:
-            applying.start(calls, client_for(current), owner)
-            assert finish_batch(applying, owner)
+            applying.start(context(), calls, client_for(context(), current), owner)
+            assert finish_batch(context(), applying, owner)
         db.session.commit()
     assert sent == ["kept@example.com"]
 
@@ -588,7 +593,6 @@ def test_a_delivery_whose_lease_was_taken_over_mid_batch_keeps_its_new_owners_st
 
     from sqlalchemy import update
 
-    from addon.engine import leases
     from addon.providers import PROVIDERS
     from addon.store.models import Delivery
 
@@ -596,7 +600,7 @@ def test_a_delivery_whose_lease_was_taken_over_mid_batch_keeps_its_new_owners_st
 
     def stalled(client, actions, known, **options):
         result = provider.apply_actions(client, actions, known, **options)
-        later = leases.utcnow() + dt.timedelta(hours=1)
+        later = utcnow() + dt.timedelta(hours=1)
         with app.extensions["addon"].db.engine.begin() as other_worker:
             other_worker.execute(
                 update(Delivery)
@@ -681,7 +685,7 @@ def test_a_drain_prepares_the_next_batch_while_a_slow_icontact_works_on_the_curr
     timeline, out = slow_network(monkeypatch, 0.6)
     spy_on_claims(monkeypatch, timeline, out)
     with app.app_context():
-        expansion.expand_waiting("acme", draining=integration.id)
+        expansion.expand_waiting(context(), "acme", draining=integration.id)
         jobs.drain_integration(integration.id)
     claims_while_out = [size for kind, size, busy in timeline if kind == "claim" and busy]
     assert claims_while_out[:2] == [10, 10]
@@ -714,7 +718,7 @@ def test_batches_go_one_after_the_other_when_icontact_answers_quickly(
 
     monkeypatch.setattr(drain, "prepare_batch", slower_than_the_calls)
     with app.app_context():
-        expansion.expand_waiting("acme", draining=integration.id)
+        expansion.expand_waiting(context(), "acme", draining=integration.id)
         jobs.drain_integration(integration.id)
     assert [size for kind, size, busy in timeline if kind == "claim" and busy] == []
     assert {e.status for e in engine.logs("acme", limit=100)} == {"success"}

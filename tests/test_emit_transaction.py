@@ -273,6 +273,7 @@ def test_the_webhook_commits_its_event_even_after_a_host_hook_read(app, engine, 
     # host's tables opens a transaction, and the event must still be committed before 202.
     read_only(engine.db)
     assert outbox.record(
+        engine.state().context,
         "product.purchased",
         "acme",
         {"email": "ann@example.com"},

@@ -11,6 +11,7 @@ from flask import Flask
 from addon import IntegrationEngine
 from addon.embedded_redis import free_port
 from addon.engine.expansion import expand_events
+from addon.state import context
 from addon.store.models import NEEDS_ATTENTION, Integration
 from addon.web import health
 from tests.conftest import purchase
@@ -56,7 +57,7 @@ def test_waiting_work_shows_how_long_it_waited(app, engine, purchase_rule):
     assert 299 <= report["oldest_waiting_event_seconds"] <= 301
     assert report["oldest_due_delivery_seconds"] is None
 
-    expand_events("acme")  # rules matched, deliveries due, no worker ran them yet
+    expand_events(context(), "acme")  # rules matched, deliveries due, no worker ran them yet
     engine.db.session.commit()
     with time_machine.travel(later, tick=False):
         report = health.check()
@@ -69,7 +70,7 @@ def test_held_work_counts_as_needing_attention_not_as_due(app, engine, integrati
     engine.db.session.get(Integration, integration.id).status = NEEDS_ATTENTION
     engine.db.session.commit()
     purchase(engine, "ann@example.com")
-    expand_events("acme")
+    expand_events(context(), "acme")
     engine.db.session.commit()
 
     response = app.test_client().get(healthz_url(app))

@@ -15,6 +15,7 @@ from addon.providers import InvalidData, TemporaryFailure
 from addon.providers.icontact import client as icontact_module
 from addon.providers.icontact.client import IContactClient, api_pool
 from addon.sandbox import serve_in_thread
+from addon.state import context
 from addon.state import session as db_session
 from addon.store.models import Integration
 from tests.conftest import APP_ID, PASSWORD, USERNAME, configure, purchase
@@ -146,16 +147,18 @@ def test_a_worker_keeps_its_connections_from_one_job_to_the_next(
 
 def test_a_forked_process_makes_connections_of_its_own(pools_made, app, integration, monkeypatch):
     with app.app_context():
-        first = client_for(db_session().get(Integration, integration.id)).http
+        first = client_for(context(), db_session().get(Integration, integration.id)).http
         monkeypatch.setattr(os, "getpid", lambda: -1)
-        forked = client_for(db_session().get(Integration, integration.id)).http
+        forked = client_for(context(), db_session().get(Integration, integration.id)).http
     assert forked is not first
     assert pools_made == [first, forked]  # the first also checked the credentials at connect
 
 
 def test_a_changed_api_address_gets_a_pool_of_its_own(pools_made, app, integration):
     with app.app_context():
-        first = client_for(db_session().get(Integration, integration.id)).http
+        first = client_for(context(), db_session().get(Integration, integration.id)).http
         configure(app, ADDON_ICONTACT_API_URL="https://app.icontact.com/icp")
-        assert client_for(db_session().get(Integration, integration.id)).http is not first
+        assert (
+            client_for(context(), db_session().get(Integration, integration.id)).http is not first
+        )
     assert len(pools_made) == 2

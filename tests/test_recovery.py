@@ -7,6 +7,7 @@ from sqlalchemy import event, select
 
 from addon.engine.queue import redis_key
 from addon.engine.sweeper import sweep, sweep_once
+from addon.state import context
 from addon.store.models import Delivery, Event, Integration
 from tests.conftest import APP_ID, USERNAME, configure, list_id, purchase
 
@@ -62,8 +63,8 @@ def test_a_killed_workers_leases_expire_and_the_work_is_done_once(
     add_rule(engine, integration)
     purchase(engine)
     # Expand and lease as a worker would, then "die" before applying.
-    expand_events("acme")
-    [claimed] = claim(integration.id, "dead-worker", 10)
+    expand_events(context(), "acme")
+    [claimed] = claim(context(), integration.id, "dead-worker", 10)
     engine.state().queue.empty()
     run_jobs()
     assert engine.logs("acme")[0].status == "pending"  # still leased by the dead worker
@@ -491,7 +492,7 @@ def test_a_worker_waits_for_the_database_with_backoff_for_a_bounded_time(app, mo
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))
 
     with app.app_context(), pytest.raises(OperationalError):
-        outages.while_away(away, "testing", seconds=10)
+        outages.while_away(context(), away, "testing", seconds=10)
     pauses = [b - a for a, b in zip(tries, tries[1:], strict=False)]
     assert pauses[:6] == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6, 2.0])
     assert max(pauses) == 2.0 and tries[-1] <= 10
@@ -509,5 +510,5 @@ def test_an_error_that_is_not_an_outage_is_not_retried(app):
         raise IntegrityError("INSERT", {}, Exception("duplicate key"))
 
     with app.app_context(), pytest.raises(IntegrityError):
-        outages.while_away(refused, "testing")
+        outages.while_away(context(), refused, "testing")
     assert tries == [1]

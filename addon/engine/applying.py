@@ -19,11 +19,11 @@ from ..providers import (
     TemporaryFailure,
     get_provider,
 )
-from ..state import session, settings, state
 from ..store.models import PENDING, Delivery, Integration, table_of
 from ..store.prepared import Prepared, prepare
 from . import outages
 from .contacts import known_contacts, remember_contacts
+from .context import Clock, Context
 from .integrations import mark_needs_attention
 from .leases import release, renew
 from .outcomes import finish, precheck, record_outcome, retry_later
@@ -54,6 +54,7 @@ class Applying:
 
     def __init__(
         self,
+        ctx: Context,
         integration_id: int,
         provider: str,
         by_key: dict[int, Delivery],
@@ -76,32 +77,35 @@ class Applying:
         self.own_seconds = 0.0
         self.provider: Provider = get_provider(provider)
         self.apply_actions = self.provider.apply_actions
-        self.lookup_threads = self.provider.lookup_threads(settings())
+        self.lookup_threads = self.provider.lookup_threads(ctx.settings)
         self.began = self.called = 0.0
         self._calls: Future[BatchResult] | None = None
 
-    def start(self, executor: Executor, client, owner: str) -> Applying:
+    def start(self, ctx: Context, executor: Executor, client, owner: str) -> Applying:
         """Start the batch's calls on ``executor`` (with a client of its own, for its own
         transcript).
 
         Leases are checked (and renewed) first unless the batch was claimed a moment ago, so
         a delivery another worker took over is not applied twice.
         """
-        if self.claimed_at is None or time.monotonic() - self.claimed_at > _fresh_claim_seconds():
-            owned = renew(owner)
+        clock = ctx.clock
+        if self.claimed_at is None or clock.monotonic() - self.claimed_at > _fresh_claim_seconds(
+            ctx
+        ):
+            owned = renew(ctx, owner)
             self.by_key = {key: d for key, d in self.by_key.items() if key in owned}
             self.actions = [a for a in self.actions if a.key in owned]
         # Read now, not when the batch was claimed: the batch before it, written since,
         # may have learned some of these customers' ids (a lookup saved is an API call).
-        self.known = known_contacts(self.integration_id, (a.email_key for a in self.actions))
+        self.known = known_contacts(ctx, self.integration_id, (a.email_key for a in self.actions))
         # No snapshot held through the calls (it would keep SQLite from checkpointing).
-        session().commit()
-        self.began = time.monotonic()
+        ctx.session.commit()
+        self.began = clock.monotonic()
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        self._calls = executor.submit(self._call, app, client.sibling())
+        self._calls = executor.submit(self._call, app, clock, client.sibling())
         return self
 
-    def _call(self, app: Flask, client) -> BatchResult:
+    def _call(self, app: Flask, clock: Clock, client) -> BatchResult:
         # A context of its own: the worker's would share its database session across threads.
         with app.app_context():
             try:
@@ -109,7 +113,7 @@ class Applying:
                     client, self.actions, self.known, lookup_threads=self.lookup_threads
                 )
             finally:
-                self.called = time.monotonic()
+                self.called = clock.monotonic()
 
     def result(self) -> BatchResult:
         """The provider's answer, once its calls are done (their exception, if they raised)."""
@@ -119,17 +123,21 @@ class Applying:
 
 
 def prepare_batch(
-    batch: list[Delivery], integration_id: int, provider: str, claimed_at: float | None = None
+    ctx: Context,
+    batch: list[Delivery],
+    integration_id: int,
+    provider: str,
+    claimed_at: float | None = None,
 ) -> Applying:
     """Settle what needs no call (invalid emails, skips) and gather the rest's actions."""
-    db = session()
+    db = ctx.session
     actions: list[Action] = []
     by_key: dict[int, Delivery] = {}
     known_provider = get_provider(provider)
     for delivery in batch:
-        verdict = precheck(delivery, known_provider)
+        verdict = precheck(ctx, delivery, known_provider)
         if verdict is not None:
-            finish(delivery, *verdict)
+            finish(ctx, delivery, *verdict)
             continue
         customer = dict(delivery.event.payload["customer"])
         actions.append(Action(delivery.id, delivery.action, customer, delivery.list_id))
@@ -143,10 +151,10 @@ def prepare_batch(
     for delivery in batch:
         db.expunge(delivery)
     db.commit()
-    return Applying(integration_id, provider, by_key, actions, len(batch), claimed_at)
+    return Applying(ctx, integration_id, provider, by_key, actions, len(batch), claimed_at)
 
 
-def finish_batch(applying: Applying, owner: str) -> bool:
+def finish_batch(ctx: Context, applying: Applying, owner: str) -> bool:
     """Wait for the batch's calls and record each delivery's own outcome.
 
     Returns:
@@ -157,40 +165,45 @@ def finish_batch(applying: Applying, owner: str) -> bool:
     try:
         result = applying.result()
     except RejectedCredentials as exc:
-        integration = session().get(Integration, applying.integration_id)
+        integration = ctx.session.get(Integration, applying.integration_id)
         if integration is not None:
             mark_needs_attention(integration, str(exc))
         release(
+            ctx,
             list(by_key),
             f"held: {applying.provider.display_name} rejected the credentials; fix the "
             "integration to resume",
         )
         return False
-    called = applying.called or time.monotonic()
+    called = applying.called or ctx.clock.monotonic()
     answered = time.thread_time()
-    writes = _outcome_writes(by_key, result, applying.provider)
+    writes = _outcome_writes(ctx, by_key, result, applying.provider)
 
     tries: list[int] = []
 
     def write() -> set[int]:
         tries.append(1)
-        held = _write_outcomes(writes, by_key, owner, again=len(tries) > 1)
-        remember_contacts(applying.integration_id, result.learned, result.forgotten, applying.known)
-        session().commit()
+        held = _write_outcomes(ctx, writes, by_key, owner, again=len(tries) > 1)
+        remember_contacts(
+            ctx, applying.integration_id, result.learned, result.forgotten, applying.known
+        )
+        ctx.session.commit()
         return held
 
     # The calls were made: their outcomes are written once the database answers again,
     # rather than left for the lease to lapse and the batch to be applied a second time.
-    held = [by_key[key] for key in outages.while_away(write, f"writing {len(by_key)} outcomes")]
+    held = [
+        by_key[key] for key in outages.while_away(ctx, write, f"writing {len(by_key)} outcomes")
+    ]
     written = [_outcome_line(delivery) for delivery in held]
     retries = [d.next_attempt_at for d in held if d.status == PENDING]
-    ended = time.monotonic()
+    ended = ctx.clock.monotonic()
     applying.own_seconds += time.thread_time() - answered
     for event_id, marketplace_id, *fields in written:
         with bind_event(event_id, marketplace_id):
             log.info("delivery %s (%s %s list %s): %s", *fields)
     if retries:
-        enqueue_drain(state().queue, applying.integration_id, at=min(retries), coalesce=False)
+        enqueue_drain(ctx.queue, applying.integration_id, at=min(retries), coalesce=False)
     log.info(
         "integration %s: %d deliveries applied with %d call(s) in %.3f s, written in %.3f s",
         applying.integration_id,
@@ -202,14 +215,14 @@ def finish_batch(applying: Applying, owner: str) -> bool:
     return True
 
 
-def _fresh_claim_seconds() -> float:
+def _fresh_claim_seconds(ctx: Context) -> float:
     # Nobody can take a lease over before it lapses: a claim this recent is still ours, and
     # renewing it would cost a write (on SQLite, a turn at the one write lock) per batch.
-    return settings().lease_seconds / 10
+    return ctx.settings.lease_seconds / 10
 
 
 def _outcome_writes(
-    by_key: dict[int, Delivery], result: BatchResult, provider: Provider
+    ctx: Context, by_key: dict[int, Delivery], result: BatchResult, provider: Provider
 ) -> Prepared:
     """Set each delivery's outcome (temporary failures wait for a retry) and return the
     statement that writes them, ready for the driver. The deliveries are detached
@@ -223,10 +236,10 @@ def _outcome_writes(
         outcome = result.outcomes.get(key)
         if isinstance(outcome, TemporaryFailure):
             detail = {"calls": result.details.get(key) or result.calls[-5:]}
-            retry_later(delivery, str(outcome), outcome.retry_after, detail)
+            retry_later(ctx, delivery, str(outcome), outcome.retry_after, detail)
         else:
             calls = {"calls": result.details.get(key) or []}
-            record_outcome(delivery, outcome, calls, provider)
+            record_outcome(ctx, delivery, outcome, calls, provider)
     table = table_of(Delivery)
     return prepare(
         update(table).where(table.c.id == bindparam("delivery_id")),
@@ -234,12 +247,12 @@ def _outcome_writes(
             {"delivery_id": key, **{column: getattr(delivery, column) for column in OUTCOME}}
             for key, delivery in by_key.items()
         ],
-        session().get_bind().dialect,
+        ctx.session.get_bind().dialect,
     )
 
 
 def _write_outcomes(
-    writes: Prepared, by_key: dict[int, Delivery], owner: str, again: bool = False
+    ctx: Context, writes: Prepared, by_key: dict[int, Delivery], owner: str, again: bool = False
 ) -> set[int]:
     """Write the outcomes (:func:`_outcome_writes`) of the deliveries still leased by
     ``owner``, in the caller's transaction; returns their ids.
@@ -247,7 +260,7 @@ def _write_outcomes(
     Args:
         again: an earlier try failed with the database away, possibly after its commit.
     """
-    held = renew(owner) & by_key.keys()
+    held = renew(ctx, owner) & by_key.keys()
     for key in by_key.keys() - held:
         if again:
             # The connection may have dropped after the server committed the earlier try.
@@ -255,7 +268,7 @@ def _write_outcomes(
             continue
         # Another worker took it over after our lease lapsed; its outcome is theirs.
         log.warning("delivery %s: lease lost while applying; its new owner records it", key)
-    writes.only(key in held for key in by_key).execute(session().connection())
+    writes.only(key in held for key in by_key).execute(ctx.session.connection())
     return held
 
 

@@ -7,16 +7,16 @@ from collections.abc import Iterable
 from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..state import session
 from ..store.models import CachedContact
+from .context import Context
 
 
-def known_contacts(integration_id: int, email_keys: Iterable[str]) -> dict[str, str]:
+def known_contacts(ctx: Context, integration_id: int, email_keys: Iterable[str]) -> dict[str, str]:
     """Cached ``{email_key: contact_id}`` for the given lower-cased emails."""
     keys = sorted(set(email_keys))
     found: dict[str, str] = {}
     for start in range(0, len(keys), 500):
-        rows = session().execute(
+        rows = ctx.session.execute(
             select(CachedContact.email_key, CachedContact.contact_id).where(
                 CachedContact.integration_id == integration_id,
                 CachedContact.email_key.in_(keys[start : start + 500]),
@@ -27,14 +27,18 @@ def known_contacts(integration_id: int, email_keys: Iterable[str]) -> dict[str, 
 
 
 def remember_contacts(
-    integration_id: int, learned: dict[str, str], forgotten: Iterable[str], known: dict[str, str]
+    ctx: Context,
+    integration_id: int,
+    learned: dict[str, str],
+    forgotten: Iterable[str],
+    known: dict[str, str],
 ) -> None:
     """Store new or changed ids and drop stale ones (in the caller's transaction).
 
     New and changed ids are written in one statement, as an upsert where the database has
     one: another worker may have learned the same customer a moment earlier.
     """
-    db = session()
+    db = ctx.session
     changed = {e for e, cid in learned.items() if e in known and known[e] != cid}
     gone = set(forgotten) | changed
     if gone:

@@ -9,9 +9,9 @@ import math
 
 from sqlalchemy import insert, select, update
 
-from ..state import session, settings, state
-from ..store.models import PENDING, Delivery, Event, Rule, table_of, utcnow
+from ..store.models import PENDING, Delivery, Event, Rule, table_of
 from ..store.prepared import prepare
+from .context import Context
 from .queue import enqueue_drain, enqueue_expand, expand_flag, expanding
 from .rules import marketplace_rules, match_rules
 from .triggers import PROSPECT
@@ -23,7 +23,7 @@ EXPAND_CHUNK = 500
 
 
 def expand_waiting(
-    marketplace_id: str, draining: int | None = None, wait: float = 0.0
+    ctx: Context, marketplace_id: str, draining: int | None = None, wait: float = 0.0
 ) -> dict[int, tuple[dt.datetime, int]]:
     """Match rules for a chunk of the marketplace's waiting events and schedule the work.
 
@@ -36,7 +36,7 @@ def expand_waiting(
     Returns:
         ``{integration_id: (earliest due time, count)}`` of the deliveries written.
     """
-    queue = state().queue
+    queue = ctx.queue
     if queue is not None:
         # Cleared before reading, so an event committed from now on enqueues a fresh job.
         queue.connection.delete(expand_flag(queue, marketplace_id))
@@ -44,33 +44,33 @@ def expand_waiting(
         if not ours:
             # Another worker is matching them, and looks again once it is done (below).
             return {}
-        if wait and not has_waiting_events(marketplace_id):
+        if wait and not has_waiting_events(ctx, marketplace_id):
             return {}  # the worker it waited for matched them all
-        expanded, due = expand_events(marketplace_id, limit=EXPAND_CHUNK)
+        expanded, due = expand_events(ctx, marketplace_id, limit=EXPAND_CHUNK)
     if expanded == EXPAND_CHUNK:
         # More may be waiting: expand them in a job of their own, so that under a steady
         # stream of events this one gets on with applying what it has (latency).
         enqueue_expand(queue, marketplace_id, coalesce=False)
-    elif queue is not None and has_waiting_events(marketplace_id):
+    elif queue is not None and has_waiting_events(ctx, marketplace_id):
         # Stored while this worker matched a chunk: their job may have found it busy here
         # and left them to it.
         enqueue_expand(queue, marketplace_id)
-    now = utcnow()
-    batch = settings().claim_batch
+    now = ctx.clock.now()
+    batch = ctx.settings.claim_batch
     for integration_id, (when, count) in due.items():
         if when > now:
             enqueue_drain(queue, integration_id, at=when)
             continue
         if integration_id != draining and draining is not None:
             enqueue_drain(queue, integration_id)
-        helpers = min(settings().parallel_drains, math.ceil(count / batch)) - 1
+        helpers = min(ctx.settings.parallel_drains, math.ceil(count / batch)) - 1
         for helper in range(1, helpers + 1):
             enqueue_drain(queue, integration_id, helper=helper)
     return due
 
 
 def expand_events(
-    marketplace_id: str, limit: int = 500
+    ctx: Context, marketplace_id: str, limit: int = 500
 ) -> tuple[int, dict[int, tuple[dt.datetime, int]]]:
     """Match rules for the marketplace's unexpanded events, oldest first, and write deliveries.
 
@@ -81,7 +81,7 @@ def expand_events(
         How many events were looked at, and ``{integration_id: (earliest due time, count)}``
         of the deliveries written.
     """
-    db = session()
+    db = ctx.session
     events = db.scalars(
         select(Event)
         .where(Event.marketplace_id == marketplace_id, Event.expanded_at.is_(None))
@@ -94,9 +94,9 @@ def expand_events(
     # Everything is worked out, down to the driver's parameters, before the first write:
     # SQLite holds its one write lock from the first write to the commit, and storefront
     # requests and other workers wait for it.
-    rules = marketplace_rules(marketplace_id)
+    rules = marketplace_rules(ctx, marketplace_id)
     rows = [
-        delivery_row(event, rule, trigger)
+        delivery_row(ctx, event, rule, trigger)
         for event in events
         for rule, trigger in match_rules(event, rules)
     ]
@@ -105,7 +105,7 @@ def expand_events(
         db.scalars(
             update(Event)
             .where(Event.id.in_([event.id for event in events]), Event.expanded_at.is_(None))
-            .values(expanded_at=utcnow())
+            .values(expanded_at=ctx.clock.now())
             .returning(Event.id)
             .execution_options(synchronize_session=False)
         )
@@ -122,19 +122,19 @@ def expand_events(
     return len(events), due
 
 
-def has_waiting_events(marketplace_id: str) -> bool:
+def has_waiting_events(ctx: Context, marketplace_id: str) -> bool:
     """Whether the marketplace has events whose rules were not matched yet."""
     waiting = select(Event.id).where(
         Event.marketplace_id == marketplace_id, Event.expanded_at.is_(None)
     )
-    return session().connection().execute(waiting.limit(1)).first() is not None
+    return ctx.session.connection().execute(waiting.limit(1)).first() is not None
 
 
-def delivery_row(event: Event, rule: Rule, trigger: str) -> dict:
+def delivery_row(ctx: Context, event: Event, rule: Rule, trigger: str) -> dict:
     """The pending delivery of ``rule`` for ``event``; an abandoned cart waits for its delay."""
     when = event.created_at
     if trigger == PROSPECT:
-        when = event.created_at + dt.timedelta(seconds=settings().prospect_delay)
+        when = event.created_at + dt.timedelta(seconds=ctx.settings.prospect_delay)
     email = event.payload["customer"]["email"]
     return {
         "marketplace_id": event.marketplace_id,
@@ -157,5 +157,5 @@ def delivery_row(event: Event, rule: Rule, trigger: str) -> dict:
         "attempts": 0,
         "sequence_at": when,
         "next_attempt_at": when,
-        "created_at": utcnow(),
+        "created_at": ctx.clock.now(),
     }

@@ -15,7 +15,7 @@ from ..providers import (
     TemporaryFailure,
     get_provider,
 )
-from ..state import session, settings, state
+from ..state import context, session, settings, state
 from ..store.models import (
     CONNECTED,
     NEEDS_ATTENTION,
@@ -26,6 +26,7 @@ from ..store.models import (
     marketplace_row,
     utcnow,
 )
+from .context import Context
 from .logs import skip_pending
 from .queue import enqueue_drain
 from .ratelimit import TokenBucket
@@ -51,7 +52,7 @@ def list_integrations(marketplace_id: str) -> list[Integration]:
     return list(session().scalars(query))
 
 
-def client_for(integration: Integration, max_wait: float | None = 15.0):
+def client_for(ctx: Context, integration: Integration, max_wait: float | None = 15.0):
     """A provider client for the integration's stored credentials, paced by the shared limiter.
 
     Args:
@@ -59,33 +60,33 @@ def client_for(integration: Integration, max_wait: float | None = 15.0):
             as long as needed; a web request gives up after 15 s).
     """
     provider = get_provider(integration.provider)
-    queue = state().queue
+    queue = ctx.queue
     throttle = None
     if queue is not None:
         throttle = TokenBucket(
             queue.connection,
             f"addon:ratelimit:{integration.provider}:{integration.account_id}",
-            provider.calls_per_minute(settings()),
+            provider.calls_per_minute(ctx.settings),
             max_wait=max_wait,
             provider_name=provider.display_name,
         )
     return provider.make_client(
-        settings(),
+        ctx.settings,
         integration.username,
-        state().vault.decrypt(integration.secret),
+        ctx.vault.decrypt(integration.secret),
         account_id=integration.account_id,
         client_folder_id=integration.client_folder_id,
-        http=shared_http(provider),
+        http=shared_http(ctx, provider),
         throttle=throttle,
     )
 
 
-def shared_http(provider: Provider):
+def shared_http(ctx: Context, provider: Provider):
     """The provider's connection pool for this app and process (see
     :meth:`AppState.connections`). Proxy and CA settings are read from the environment
     when it is made, that is once per process."""
-    key = (provider.name, provider.http_key(settings()))
-    return state().connections(key, lambda: provider.make_http(settings()))
+    key = (provider.name, provider.http_key(ctx.settings))
+    return ctx.connections(key, lambda: provider.make_http(ctx.settings))
 
 
 def _clean_label(
@@ -116,7 +117,9 @@ def _clean_label(
 def _verify(provider_name: str, username: str, password: str):
     """Open the account with these credentials; return ``(account, folder, lists)``."""
     provider = get_provider(provider_name)
-    client = provider.make_client(settings(), username, password, http=shared_http(provider))
+    client = provider.make_client(
+        settings(), username, password, http=shared_http(context(), provider)
+    )
     try:
         account_id, folder_id = client.discover()
         lists = client.lists()
@@ -223,7 +226,7 @@ def refresh_lists(marketplace_id: str, integration_id) -> Integration:
     """
     integration = get_integration(marketplace_id, integration_id)
     try:
-        lists = client_for(integration).lists()
+        lists = client_for(context(), integration).lists()
     except RejectedCredentials as exc:
         mark_needs_attention(integration, str(exc))
         session().commit()
@@ -244,7 +247,7 @@ def create_list(marketplace_id: str, integration_id, name: str) -> ProviderList:
     integration = get_integration(marketplace_id, integration_id)
     name = _require(name, "list name")
     try:
-        remote = client_for(integration).create_list(name)
+        remote = client_for(context(), integration).create_list(name)
     except ProviderError as exc:
         raise IntegrationError(f"Could not create the list {name!r}: {exc}") from None
     cached = ProviderList(remote_id=remote.id, name=remote.name)

@@ -17,9 +17,9 @@ from contextlib import contextmanager
 from sqlalchemy.exc import DBAPIError
 
 from ..logsetup import bind_event
-from ..state import state
-from ..store.models import utcnow
+from ..state import context
 from . import outages
+from .context import Context
 from .drain import drain
 from .expansion import expand_waiting
 from .queue import drain_flag
@@ -28,12 +28,13 @@ from .sweeper import resume_after_outage
 
 def process_marketplace(marketplace_id: str) -> str:
     """Expand the marketplace's waiting events into deliveries, then start applying them."""
-    with bind_event(None, marketplace_id), _resuming_after_outage():
-        return _process_marketplace(marketplace_id)
+    ctx = context()
+    with bind_event(None, marketplace_id), _resuming_after_outage(ctx):
+        return _process_marketplace(ctx, marketplace_id)
 
 
 @contextmanager
-def _resuming_after_outage() -> Iterator[None]:
+def _resuming_after_outage(ctx: Context) -> Iterator[None]:
     """Around a job: when the database went away under it, wait for it to answer again (a
     while), then ask for what the job would have done, before the job fails. Its own job was
     taken off the queue (and its coalescing flag cleared) when it started."""
@@ -41,16 +42,16 @@ def _resuming_after_outage() -> Iterator[None]:
         yield
     except DBAPIError as exc:
         if outages.database_away(exc):
-            resume_after_outage()
+            resume_after_outage(ctx)
         raise
 
 
-def _process_marketplace(marketplace_id: str) -> str:
-    due = expand_waiting(marketplace_id)
-    now = utcnow()
+def _process_marketplace(ctx: Context, marketplace_id: str) -> str:
+    due = expand_waiting(ctx, marketplace_id)
+    now = ctx.clock.now()
     for integration_id, (when, _count) in due.items():
         if when <= now:
-            drain_integration(integration_id)
+            _drain_integration(ctx, integration_id)
     return f"expanded into work for {len(due)} integration(s)"
 
 
@@ -60,9 +61,13 @@ def drain_integration(integration_id: int, helper: int = 0) -> str:
     Args:
         helper: which extra drain of a backlog this is (see :func:`queue.enqueue_drain`).
     """
-    queue = state().queue
+    return _drain_integration(context(), integration_id, helper)
+
+
+def _drain_integration(ctx: Context, integration_id: int, helper: int = 0) -> str:
+    queue = ctx.queue
     if queue is not None:
         # Cleared first, whatever this job then finds, so the next ask enqueues a fresh job.
         queue.connection.delete(drain_flag(queue, integration_id, helper))
-    with _resuming_after_outage():
-        return drain(integration_id)
+    with _resuming_after_outage(ctx):
+        return drain(ctx, integration_id)

@@ -12,17 +12,17 @@ from typing import cast
 from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
-from ..state import session, settings
-from ..store.models import PENDING, Delivery, Event, Integration, utcnow
+from ..store.models import PENDING, Delivery, Event, Integration
+from .context import Context
 
 log = logging.getLogger("addon.deliveries")
 
 
-def _core(statement):
+def _core(ctx: Context, statement):
     """Run a statement that returns plain rows (or none) in the session's transaction,
     without the ORM's per-statement machinery, which costs more than the small reads and
     writes a worker makes for every batch do themselves."""
-    return session().connection().execute(statement)
+    return ctx.session.connection().execute(statement)
 
 
 #: How many times a claim looks again when every delivery it picked was leased by another
@@ -31,7 +31,7 @@ CLAIM_ATTEMPTS = 3
 
 
 def claim(
-    integration_id: int, owner: str, limit: int, marketplace_id: str | None = None
+    ctx: Context, integration_id: int, owner: str, limit: int, marketplace_id: str | None = None
 ) -> list[Delivery]:
     """Lease up to ``limit`` deliveries of an integration that may run now.
 
@@ -42,16 +42,16 @@ def claim(
     Args:
         marketplace_id: the integration's, when the caller knows it (saves reading the row).
     """
-    db = session()
+    db = ctx.session
     if marketplace_id is None:
         integration = db.get(Integration, integration_id)
         if integration is None:
             return []
         marketplace_id = integration.marketplace_id
     for _attempt in range(CLAIM_ATTEMPTS):
-        now = utcnow()
-        eligible = _eligible(integration_id, marketplace_id, limit, now)
-        ids = _lease(eligible, owner, limit, now) if eligible else []
+        now = ctx.clock.now()
+        eligible = _eligible(ctx, integration_id, marketplace_id, limit, now)
+        ids = _lease(ctx, eligible, owner, limit, now) if eligible else []
         db.commit()
         if ids:
             return list(
@@ -78,15 +78,18 @@ def lease_is_free(now: dt.datetime):
     return or_(Delivery.lease_until.is_(None), Delivery.lease_until < now)
 
 
-def _eligible(integration_id: int, marketplace_id: str, limit: int, now: dt.datetime) -> list[int]:
+def _eligible(
+    ctx: Context, integration_id: int, marketplace_id: str, limit: int, now: dt.datetime
+) -> list[int]:
     """Ids of deliveries that may run now, oldest first: at least ``limit`` if there are so
     many (a page more at most)."""
     # Computed once, not per candidate row: as a correlated subquery PostgreSQL runs it for
     # every pending delivery, and a claim would slow down as the backlog grows.
     unexpanded = _core(
+        ctx,
         select(func.min(Event.created_at)).where(
             Event.marketplace_id == marketplace_id, Event.expanded_at.is_(None)
-        )
+        ),
     ).scalar()
     conditions = [
         Delivery.integration_id == integration_id,
@@ -110,9 +113,9 @@ def _eligible(integration_id: int, marketplace_id: str, limit: int, now: dt.date
                 )
             )
         rows = _core(
-            page.where(*conditions).order_by(Delivery.sequence_at, Delivery.id).limit(window)
+            ctx, page.where(*conditions).order_by(Delivery.sequence_at, Delivery.id).limit(window)
         ).all()
-        firsts = _first_pending(integration_id, {(r.list_id, r.email_key) for r in rows})
+        firsts = _first_pending(ctx, integration_id, {(r.list_id, r.email_key) for r in rows})
         eligible += [
             r.id for r in rows if firsts.get((r.list_id, r.email_key)) == (r.sequence_at, r.id)
         ]
@@ -122,7 +125,9 @@ def _eligible(integration_id: int, marketplace_id: str, limit: int, now: dt.date
     return eligible
 
 
-def _lease(eligible: list[int], owner: str, limit: int, now: dt.datetime) -> list[int]:
+def _lease(
+    ctx: Context, eligible: list[int], owner: str, limit: int, now: dt.datetime
+) -> list[int]:
     """Lease the oldest ``limit`` of the ``eligible`` deliveries still free; returns their ids.
 
     All of ``eligible`` are candidates, not just the first ``limit``: another worker that read
@@ -134,24 +139,25 @@ def _lease(eligible: list[int], owner: str, limit: int, now: dt.datetime) -> lis
         .order_by(Delivery.sequence_at, Delivery.id)
         .limit(limit)
     )
-    if session().get_bind().dialect.name == "postgresql":
+    if ctx.session.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True, of=Delivery)
-    ids = list(_core(candidates).scalars())
+    ids = list(_core(ctx, candidates).scalars())
     if not ids:
         return []
-    lease = now + dt.timedelta(seconds=settings().lease_seconds)
+    lease = now + dt.timedelta(seconds=ctx.settings.lease_seconds)
     leased = _core(
+        ctx,
         update(Delivery)
         .where(Delivery.id.in_(ids), Delivery.status == PENDING, lease_is_free(now))
         .values(lease_owner=owner, lease_until=lease)
-        .returning(Delivery.id)
+        .returning(Delivery.id),
     )
     # Without row locks (SQLite) another worker may lease some between the two statements.
     return [pk for (pk,) in leased]
 
 
 def _first_pending(
-    integration_id: int, keys: set[tuple[str, str]]
+    ctx: Context, integration_id: int, keys: set[tuple[str, str]]
 ) -> dict[tuple[str, str], tuple[dt.datetime, int]]:
     """The earliest pending delivery, as ``(sequence_at, id)``, of each (list, customer).
 
@@ -164,12 +170,13 @@ def _first_pending(
     lists = sorted({list_id for list_id, _ in keys})
     for start in range(0, len(emails), 400):
         rows = _core(
+            ctx,
             select(Delivery.list_id, Delivery.email_key, Delivery.sequence_at, Delivery.id).where(
                 Delivery.integration_id == integration_id,
                 Delivery.list_id.in_(lists),
                 Delivery.email_key.in_(emails[start : start + 400]),
                 Delivery.status == PENDING,
-            )
+            ),
         )
         for list_id, email_key, sequence_at, pk in rows:
             key = (list_id, email_key)
@@ -182,8 +189,7 @@ def new_owner() -> str:
     return uuid.uuid4().hex
 
 
-def _renewal(owner: str, seconds: int):
-    until = utcnow() + dt.timedelta(seconds=seconds)
+def _renewal(owner: str, until: dt.datetime):
     return (
         update(Delivery)
         .where(Delivery.lease_owner == owner, Delivery.status == PENDING)
@@ -192,14 +198,14 @@ def _renewal(owner: str, seconds: int):
     )
 
 
-def renew(owner: str) -> set[int]:
+def renew(ctx: Context, owner: str) -> set[int]:
     """Extend the leases ``owner`` still holds and return their ids, in the caller's transaction.
 
     Called right before the provider is called and right before outcomes are written: a
     delivery whose lease another worker took over is neither called for nor written again.
     """
-    seconds = settings().lease_seconds
-    rows = _core(_renewal(owner, seconds).returning(Delivery.id))
+    until = ctx.clock.now() + dt.timedelta(seconds=ctx.settings.lease_seconds)
+    rows = _core(ctx, _renewal(owner, until).returning(Delivery.id))
     return {pk for (pk,) in rows}
 
 
@@ -207,10 +213,11 @@ class LeaseKeeper:
     """Renews a worker's leases in the background while a slow batch talks to the provider
     (a throttled account can keep one batch busy for longer than a lease)."""
 
-    def __init__(self, owner: str):
+    def __init__(self, ctx: Context, owner: str):
         self.owner = owner
-        self.seconds = settings().lease_seconds
-        self.bind = cast(Engine, session().get_bind())
+        self.clock = ctx.clock
+        self.seconds = ctx.settings.lease_seconds
+        self.bind = cast(Engine, ctx.session.get_bind())
         self.interval = max(0.5, self.seconds / 3)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="addon-lease", daemon=True)
@@ -219,7 +226,8 @@ class LeaseKeeper:
         while not self._stop.wait(self.interval):
             try:
                 with self.bind.begin() as connection:
-                    connection.execute(_renewal(self.owner, self.seconds))
+                    until = self.clock.now() + dt.timedelta(seconds=self.seconds)
+                    connection.execute(_renewal(self.owner, until))
             except Exception:  # the lease may lapse; renew() before writing still fences it
                 log.warning("could not renew leases", exc_info=True)
 
@@ -232,19 +240,20 @@ class LeaseKeeper:
         self._thread.join()
 
 
-def release(ids: list[int], message: str) -> None:
+def release(ctx: Context, ids: list[int], message: str) -> None:
     """Give deliveries back unfinished (held for their integration), saying why; they keep
     their place."""
     _core(
+        ctx,
         update(Delivery)
         .where(Delivery.id.in_(ids))
-        .values(message=message, lease_owner=None, lease_until=None)
+        .values(message=message, lease_owner=None, lease_until=None),
     )
 
 
-def release_all(owner: str) -> None:
+def release_all(ctx: Context, owner: str) -> None:
     """Give back every delivery still leased by ``owner`` (a drain that stops early)."""
-    session().execute(
+    ctx.session.execute(
         update(Delivery)
         .where(Delivery.lease_owner == owner, Delivery.status == PENDING)
         .values(lease_owner=None, lease_until=None)
@@ -252,9 +261,9 @@ def release_all(owner: str) -> None:
     )
 
 
-def integration_ids_with_due_work(now: dt.datetime | None = None) -> list[int]:
+def integration_ids_with_due_work(ctx: Context) -> list[int]:
     """Integrations that have due, unleased pending deliveries (for the sweeper)."""
-    now = now or utcnow()
+    now = ctx.clock.now()
     query = (
         select(Delivery.integration_id)
         .join(Integration, Integration.id == Delivery.integration_id)
@@ -265,4 +274,4 @@ def integration_ids_with_due_work(now: dt.datetime | None = None) -> list[int]:
         )
         .distinct()
     )
-    return [i for i in session().scalars(query) if i is not None]
+    return [i for i in ctx.session.scalars(query) if i is not None]

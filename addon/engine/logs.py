@@ -10,7 +10,7 @@ from sqlalchemy.orm import defer
 
 from ..errors import IntegrationError
 from ..results import LogEntry
-from ..state import session, settings
+from ..state import session
 from ..store.models import (
     FAILED,
     FINISHED,
@@ -21,6 +21,7 @@ from ..store.models import (
     marketplace_row,
     utcnow,
 )
+from .context import Context
 
 
 def filtered_query(
@@ -122,14 +123,14 @@ def count_logs_and_failed(
     return total or 0, failures or 0
 
 
-def prune_logs(marketplace_id: str, keep: int | None = None) -> int:
+def prune_logs(ctx: Context, marketplace_id: str, keep: int | None = None) -> int:
     """Delete finished entries beyond the newest ``keep`` (``ADDON_LOG_LIMIT``); never pending.
 
     Returns:
         How many entries were deleted.
     """
-    keep = settings().log_limit if keep is None else keep
-    db = session()
+    keep = ctx.settings.log_limit if keep is None else keep
+    db = ctx.session
     finished = (Delivery.marketplace_id == marketplace_id, Delivery.status.in_(FINISHED))
     cutoff = db.execute(
         select(Delivery.created_at, Delivery.id)

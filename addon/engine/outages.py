@@ -19,8 +19,8 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from ..state import session, settings, state
 from . import leases
+from .context import Context
 from .queue import redis_key
 
 log = logging.getLogger("addon.outages")
@@ -51,15 +51,15 @@ def database_away(exc: BaseException) -> bool:
     return exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
 
 
-def rollback() -> None:
+def rollback(ctx: Context) -> None:
     """Roll the session back, whether or not its connection is still there."""
     try:
-        session().rollback()
+        ctx.session.rollback()
     except Exception:  # the connection is gone already; the next checkout replaces it
         log.debug("rollback after a lost connection failed", exc_info=True)
 
 
-def while_away(work: Callable[[], T], what: str, seconds: float | None = None) -> T:
+def while_away(ctx: Context, work: Callable[[], T], what: str, seconds: float | None = None) -> T:
     """Run ``work``, a whole transaction of the session that ends in a commit; while the
     database is away, roll back and run it again, with backoff, for up to ``seconds``
     (default :data:`PATIENCE_SECONDS`; 0: once).
@@ -82,7 +82,7 @@ def while_away(work: Callable[[], T], what: str, seconds: float | None = None) -
             result = work()
         except DBAPIError as exc:
             tries += 1
-            rollback()
+            rollback(ctx)
             if not database_away(exc) or clock() + wait > deadline:
                 raise
             if tries == 1:
@@ -95,35 +95,35 @@ def while_away(work: Callable[[], T], what: str, seconds: float | None = None) -
         return result
 
 
-def wait_for_database(seconds: float | None = None) -> bool:
+def wait_for_database(ctx: Context, seconds: float | None = None) -> bool:
     """Whether the database answers now, or within ``seconds`` (default
     :data:`PATIENCE_SECONDS`) of trying with backoff."""
 
     def ping() -> None:
-        session().execute(select(1))
-        session().commit()
+        ctx.session.execute(select(1))
+        ctx.session.commit()
 
     try:
-        while_away(ping, "waiting for the database", seconds)
+        while_away(ctx, ping, "waiting for the database", seconds)
     except DBAPIError:
         return False
     return True
 
 
-def abandon(owner: str) -> None:
+def abandon(ctx: Context, owner: str) -> None:
     """Leave ``owner``'s leases for the sweeper to give back once the database answers (the
     worker could not, and has stopped using them). Without Redis they lapse on their own."""
-    queue = state().queue
+    queue = ctx.queue
     if queue is None:
         return
-    until = time.time() + settings().lease_seconds
+    until = time.time() + ctx.settings.lease_seconds
     try:
         queue.connection.zadd(redis_key(queue, ABANDONED), {owner: until})
     except (RedisError, OSError) as exc:
         log.warning("Redis unavailable, leases of %s left to lapse: %s", owner, exc)
 
 
-def release_abandoned() -> int:
+def release_abandoned(ctx: Context) -> int:
     """Give back the leases of owners that could not (see :func:`abandon`), in one commit.
 
     Returns:
@@ -132,7 +132,7 @@ def release_abandoned() -> int:
     Raises:
         sqlalchemy.exc.DBAPIError: the database is still away (they stay listed).
     """
-    queue = state().queue
+    queue = ctx.queue
     if queue is None:
         return 0
     try:
@@ -147,8 +147,8 @@ def release_abandoned() -> int:
     if not owners:
         return 0
     for owner in owners:
-        leases.release_all(owner)
-    session().commit()
+        leases.release_all(ctx, owner)
+    ctx.session.commit()
     try:
         queue.connection.zrem(key, *owners)
     except (RedisError, OSError):

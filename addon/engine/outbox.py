@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from ..errors import TransactionError
 from ..logsetup import bind_event
-from ..state import state
-from ..store.models import Event, table_of, utcnow
+from ..store.models import Event, table_of
+from .context import Context
 from .events import validate_event
 from .queue import enqueue_expand
 
@@ -61,6 +61,7 @@ class _Pending(NamedTuple):
 
 
 def emit(
+    ctx: Context,
     event_type: Any,
     marketplace_id: Any,
     customer: Any,
@@ -89,10 +90,11 @@ def emit(
     """
     data = validate_event(event_type, marketplace_id, customer, event_id, fields)
     with bind_event(data["id"], data["marketplace_id"]):
-        return _store(data, join)[0]
+        return _store(ctx, data, join)[0]
 
 
 def record(
+    ctx: Context,
     event_type: Any,
     marketplace_id: Any,
     customer: Any,
@@ -113,16 +115,15 @@ def record(
     """
     data = validate_event(event_type, marketplace_id, customer, event_id, fields)
     with bind_event(data["id"], data["marketplace_id"]):
-        stored = _store(data, None)
-        session = state().db.session()
+        stored = _store(ctx, data, None)
+        session = ctx.session()
         if session.in_transaction():
             session.commit()
         return stored
 
 
-def _store(data: dict[str, Any], join: bool | None) -> tuple[str, bool]:
-    app_state = state()
-    session = app_state.db.session()  # the scoped session's own: it has in_transaction()
+def _store(ctx: Context, data: dict[str, Any], join: bool | None) -> tuple[str, bool]:
+    session = ctx.session()  # the scoped session's own: it has in_transaction()
     joined = session.in_transaction()
     _check_join(join, joined)
     values = {
@@ -133,12 +134,12 @@ def _store(data: dict[str, Any], join: bool | None) -> tuple[str, bool]:
         "prospect_id": data["fields"].get("prospect_id"),
         "email_key": data["customer"]["email"].lower(),
         "payload": {"customer": data["customer"], **data["fields"]},
-        "created_at": utcnow(),
+        "created_at": ctx.clock.now(),
     }
     if joined:
         new = _insert_joined(session, values)
         if new:
-            _await_commit(session, app_state.queue, data["marketplace_id"], data["id"])
+            _await_commit(session, ctx.queue, data["marketplace_id"], data["id"])
         return data["id"], new
     try:
         # A Core insert: the ORM's unit of work would cost more than the insert itself, for
@@ -149,7 +150,7 @@ def _store(data: dict[str, Any], join: bool | None) -> tuple[str, bool]:
         # Another request stored the same event id first: acknowledge, don't double.
         session.rollback()
         return data["id"], False
-    enqueue_expand(app_state.queue, data["marketplace_id"])
+    enqueue_expand(ctx.queue, data["marketplace_id"])
     return data["id"], True
 
 

@@ -9,8 +9,8 @@ import random
 from sqlalchemy import or_, select
 
 from ..providers import InvalidData, NotFound, Outcome, Provider, ProviderError
-from ..state import session, settings
-from ..store.models import FAILED, SKIPPED, SUCCESS, Delivery, Event, utcnow
+from ..store.models import FAILED, SKIPPED, SUCCESS, Delivery, Event
+from .context import Context
 from .events import is_valid_email
 from .triggers import PROSPECT
 
@@ -20,18 +20,20 @@ RETRY_BASE_SECONDS = 30
 RETRY_CAP_SECONDS = 3600
 
 
-def finish(delivery: Delivery, status: str, message: str, detail: dict | None = None) -> None:
+def finish(
+    ctx: Context, delivery: Delivery, status: str, message: str, detail: dict | None = None
+) -> None:
     delivery.status = status
     delivery.message = message
     if detail is not None:
         delivery.detail = detail
     delivery.attempts += 1
-    delivery.finished_at = utcnow()
+    delivery.finished_at = ctx.clock.now()
     delivery.lease_owner = delivery.lease_until = None
 
 
 def retry_later(
-    delivery: Delivery, reason: str, retry_after: float | None, detail: dict | None
+    ctx: Context, delivery: Delivery, reason: str, retry_after: float | None, detail: dict | None
 ) -> dt.datetime | None:
     """Schedule another attempt with exponential backoff and jitter, or fail past the window.
 
@@ -41,13 +43,14 @@ def retry_later(
     delivery.attempts += 1
     if detail is not None:
         delivery.detail = detail
-    now = utcnow()
-    window = dt.timedelta(seconds=settings().retry_window)
+    now = ctx.clock.now()
+    window = dt.timedelta(seconds=ctx.settings.retry_window)
     backoff = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** (delivery.attempts - 1))
     wait = max(retry_after or 0, backoff * random.uniform(0.5, 1.0))
     next_at = now + dt.timedelta(seconds=wait)
     if next_at - delivery.created_at > window:
         finish(
+            ctx,
             delivery,
             FAILED,
             f"Gave up after {delivery.attempts} attempts over "
@@ -64,7 +67,9 @@ def retry_later(
     return next_at
 
 
-def record_outcome(delivery: Delivery, outcome, detail: dict, provider: Provider) -> None:
+def record_outcome(
+    ctx: Context, delivery: Delivery, outcome, detail: dict, provider: Provider
+) -> None:
     """Set one delivery's result, with advice a merchant can act on for failures.
 
     Args:
@@ -73,9 +78,10 @@ def record_outcome(delivery: Delivery, outcome, detail: dict, provider: Provider
     """
     name = provider.display_name
     if isinstance(outcome, Outcome):
-        finish(delivery, outcome.status, outcome.message, outcome.detail)
+        finish(ctx, delivery, outcome.status, outcome.message, outcome.detail)
     elif isinstance(outcome, NotFound):
         finish(
+            ctx,
             delivery,
             FAILED,
             f"The list {delivery.list_name!r} ({delivery.list_id}) was not found in {name}: "
@@ -83,14 +89,14 @@ def record_outcome(delivery: Delivery, outcome, detail: dict, provider: Provider
             detail,
         )
     elif isinstance(outcome, InvalidData):
-        finish(delivery, FAILED, f"{name} refused the data: {outcome}", detail)
+        finish(ctx, delivery, FAILED, f"{name} refused the data: {outcome}", detail)
     elif isinstance(outcome, ProviderError):
-        finish(delivery, FAILED, str(outcome), detail)
+        finish(ctx, delivery, FAILED, str(outcome), detail)
     else:  # pragma: no cover - every action gets an outcome; fail loudly rather than lose it
-        finish(delivery, FAILED, "No outcome was recorded for this action", detail)
+        finish(ctx, delivery, FAILED, "No outcome was recorded for this action", detail)
 
 
-def precheck(delivery: Delivery, provider: Provider) -> tuple[str, str] | None:
+def precheck(ctx: Context, delivery: Delivery, provider: Provider) -> tuple[str, str] | None:
     """Why a delivery must not call the provider at all, as ``(status, message)``, or None."""
     if not is_valid_email(delivery.email):
         return (
@@ -98,15 +104,15 @@ def precheck(delivery: Delivery, provider: Provider) -> tuple[str, str] | None:
             f"invalid email address {delivery.email!r}: nothing was sent to "
             f"{provider.display_name}",
         )
-    if delivery.trigger == PROSPECT and purchased_since(delivery.event):
+    if delivery.trigger == PROSPECT and purchased_since(ctx, delivery.event):
         return SKIPPED, "skipped: purchased before the abandonment delay"
     # Only a retried entry can be overtaken: claims keep fresh work in order.
-    if delivery.attempts and superseded(delivery):
+    if delivery.attempts and superseded(ctx, delivery):
         return SKIPPED, "skipped: a later event already changed this customer on this list"
     return None
 
 
-def superseded(delivery: Delivery) -> bool:
+def superseded(ctx: Context, delivery: Delivery) -> bool:
     """Whether a later delivery for the same customer and list already ran (a late retry)."""
     later = select(Delivery.id).where(
         Delivery.integration_id == delivery.integration_id,
@@ -115,10 +121,10 @@ def superseded(delivery: Delivery) -> bool:
         Delivery.status == SUCCESS,
         Delivery.sequence_at > delivery.sequence_at,
     )
-    return session().execute(later.limit(1)).first() is not None
+    return ctx.session.execute(later.limit(1)).first() is not None
 
 
-def purchased_since(prospect: Event) -> bool:
+def purchased_since(ctx: Context, prospect: Event) -> bool:
     """Whether the prospect bought (same prospect id or email) after the prospect event."""
     match = [Event.email_key == prospect.email_key]
     if prospect.prospect_id:
@@ -130,4 +136,4 @@ def purchased_since(prospect: Event) -> bool:
         Event.id != prospect.id,
         or_(*match),
     )
-    return session().execute(query.limit(1)).first() is not None
+    return ctx.session.execute(query.limit(1)).first() is not None

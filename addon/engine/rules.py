@@ -14,6 +14,7 @@ from ..store.models import (
     Rule,
     marketplace_row,
 )
+from .context import Context
 from .integrations import get_integration, refresh_lists
 from .logs import skip_pending
 from .triggers import ACTIONS, TRIGGER_NAMES, triggers_for
@@ -139,7 +140,7 @@ def rules_using(marketplace_id: str, integration_id: int) -> list[Rule]:
     return list(session().scalars(query.order_by(Rule.id)))
 
 
-def marketplace_rules(marketplace_id: str) -> list[Rule]:
+def marketplace_rules(ctx: Context, marketplace_id: str) -> list[Rule]:
     """Every rule of the marketplace with its integration, loaded once to match many events."""
     query = (
         select(Rule)
@@ -147,7 +148,7 @@ def marketplace_rules(marketplace_id: str) -> list[Rule]:
         .options(joinedload(Rule.integration))
         .order_by(Rule.id)
     )
-    return list(session().scalars(query))
+    return list(ctx.session.scalars(query))
 
 
 def match_rules(event: Event, rules: list[Rule]) -> list[tuple[Rule, str]]:

@@ -17,9 +17,10 @@ from flask import Flask
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from ..state import session, settings, state
-from ..store.models import Event, utcnow
+from ..state import context
+from ..store.models import Event
 from . import outages
+from .context import Context
 from .leases import integration_ids_with_due_work
 from .queue import enqueue_drain, enqueue_expand, redis_key
 
@@ -35,10 +36,11 @@ def sweep() -> str:
     Returns:
         What was re-enqueued, in words.
     """
-    return _sweep(settings().sweep_interval, coalesce=False)
+    ctx = context()
+    return _sweep(ctx, ctx.settings.sweep_interval, coalesce=False)
 
 
-def resume_after_outage() -> str | None:
+def resume_after_outage(ctx: Context) -> str | None:
     """Once the database answers again, ask for the work an outage may have left without a
     job: every waiting event and every integration with due, unleased deliveries. A job that
     is queued already carries on, so nothing is asked for twice.
@@ -47,26 +49,26 @@ def resume_after_outage() -> str | None:
         What was asked for, or None when the database did not answer within
         :data:`outages.PATIENCE_SECONDS` (the timed sweep resumes the work later).
     """
-    if not outages.wait_for_database():
+    if not outages.wait_for_database(ctx):
         log.warning("the database is still away: the sweeper resumes the work once it answers")
         return None
     try:
-        summary = _sweep(0, coalesce=True)
+        summary = _sweep(ctx, 0, coalesce=True)
     except Exception:  # away again: the timed sweep carries on
-        outages.rollback()
+        outages.rollback(ctx)
         log.warning("could not resume the work after a database outage", exc_info=True)
         return None
     log.info("database back: %s", summary)
     return summary
 
 
-def _sweep(stale_seconds: int, coalesce: bool) -> str:
+def _sweep(ctx: Context, stale_seconds: int, coalesce: bool) -> str:
     """Ask for the events older than ``stale_seconds`` still waiting to be matched, and for
     every integration with due, unleased deliveries (a job per flag when ``coalesce``)."""
-    queue = state().queue
-    released = outages.release_abandoned()
-    stale = utcnow() - dt.timedelta(seconds=stale_seconds)
-    db = session()
+    queue = ctx.queue
+    released = outages.release_abandoned(ctx)
+    stale = ctx.clock.now() - dt.timedelta(seconds=stale_seconds)
+    db = ctx.session
     marketplaces = list(
         db.scalars(
             select(Event.marketplace_id)
@@ -76,7 +78,7 @@ def _sweep(stale_seconds: int, coalesce: bool) -> str:
     )
     for marketplace_id in marketplaces:
         enqueue_expand(queue, marketplace_id, coalesce=coalesce)
-    integrations = integration_ids_with_due_work()
+    integrations = integration_ids_with_due_work(ctx)
     for integration_id in integrations:
         enqueue_drain(queue, integration_id, coalesce=coalesce)
     db.commit()

@@ -12,7 +12,7 @@ from ..engine import outbox
 from ..engine.events import validate_event
 from ..engine.outages import database_away, rollback
 from ..errors import InvalidEvent
-from ..state import engine
+from ..state import context, engine
 from .webhooks import HEADER, BadSignature, verify
 
 #: Views that the signature alone authenticates (or that are public): no marketplace loader,
@@ -87,7 +87,7 @@ def webhook():
                 field="marketplace_id",
                 marketplace_id=unknown,
             )
-        stored_id, new = outbox.record(*event, customer, event_id, fields)
+        stored_id, new = outbox.record(context(), *event, customer, event_id, fields)
     except InvalidEvent as exc:
         return _error(400, str(exc), field=exc.field)
     except DBAPIError as exc:
@@ -95,7 +95,7 @@ def webhook():
             raise
         # Nothing was stored: the sender keeps the event and tries again, as it would after
         # any 503 (the id makes a second delivery of a stored event harmless).
-        rollback()
+        rollback(context())
         response = _error(503, "The event could not be stored now; send it again shortly.")
         response[0].headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
