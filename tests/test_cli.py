@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import create_engine, inspect
 
 from addon import IntegrationEngine
-from addon import cli as addon_cli
+from addon.cli import logs as logs_module
 from addon.sandbox import server as sandbox_server
 from addon.store import db as schema
 from addon.store.models import NEEDS_ATTENTION, Integration
@@ -202,7 +202,7 @@ def test_logs_follow_prints_new_entries_and_status_changes(
         else:
             raise KeyboardInterrupt  # the operator's Ctrl-C
 
-    monkeypatch.setattr(addon_cli, "_wait", next_poll)
+    monkeypatch.setattr(logs_module, "_wait", next_poll)
     result = runner.invoke(args=["addon", "logs", "acme", "--follow", "--interval", "0.5"])
 
     assert result.exit_code == 0, result.output
