@@ -40,6 +40,12 @@ ADDON_WEBHOOK_MAX_BYTES = 64 * 1024
 ADDON_PROSPECT_DELAY = 7200
 #: Finished log entries kept per marketplace (pending work is never pruned).
 ADDON_LOG_LIMIT = 1000
+#: Days stored events are kept, apart from the log: a check against iContact and a rule applied
+#: to the past replay them, so keep them at least as long as a customer stays a customer.
+ADDON_EVENT_RETENTION_DAYS = 400
+#: Hour of the day (UTC, 0-23) of the nightly check of every integration against iContact and
+#: the pruning of old events; None turns the nightly run off (the button still works).
+ADDON_CHECK_HOUR: int | None = 3
 #: Deliveries one worker claims at a time; a claim is a lease that expires after this many seconds.
 ADDON_CLAIM_BATCH = 200
 ADDON_LEASE_SECONDS = 300

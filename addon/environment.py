@@ -16,6 +16,10 @@ TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
 
 
+#: Number settings that None turns off (``ADDON_CHECK_HOUR=off``).
+_MAY_BE_NONE = {"ADDON_CHECK_HOUR"}
+
+
 def setting_names() -> list[str]:
     """Every ``ADDON_*`` setting the add-on has (the names in :mod:`addon.config`)."""
     return sorted(name for name in vars(defaults) if name.startswith("ADDON_"))
@@ -40,6 +44,8 @@ def parse_setting(name: str, text: str) -> Any:
     """
     default = getattr(defaults, name, None)
     text = text.strip()
+    if name in _MAY_BE_NONE and text.lower() in ("none", "off", ""):
+        return None
     try:
         if isinstance(default, bool):
             if text.lower() in TRUE | FALSE:

@@ -116,6 +116,9 @@ class LogEntry:
     finished_at: dt.datetime | None
     #: What was sent and what the provider answered, credentials left out.
     detail: dict[str, Any] | None
+    #: Why it was made: ``event`` (a storefront event), ``reconcile`` (a fix after a check
+    #: against the provider) or ``backfill`` (a rule applied to past events).
+    cause: str = "event"
 
     @classmethod
     def from_row(

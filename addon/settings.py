@@ -16,7 +16,8 @@ from typing import Any
 
 def _key(name: str, check: str = "", *, secret: bool = False) -> Any:
     """A field read from the ``app.config`` key ``name``; ``check`` is one of the checks
-    below (``positive``: above zero; ``not_negative``: zero or more; ``timeout``: a pair)."""
+    below (``positive``: above zero; ``not_negative``: zero or more; ``hour``: 0-23;
+    ``timeout``: a pair)."""
     return field(metadata={"key": name, "check": check}, repr=not secret)
 
 
@@ -41,6 +42,9 @@ class Settings:
     webhook_max_bytes: int = _key("ADDON_WEBHOOK_MAX_BYTES", "positive")
     prospect_delay: int = _key("ADDON_PROSPECT_DELAY", "not_negative")
     log_limit: int = _key("ADDON_LOG_LIMIT", "positive")
+    event_retention_days: int = _key("ADDON_EVENT_RETENTION_DAYS", "positive")
+    #: UTC hour of the nightly check and pruning; None: no nightly run.
+    check_hour: int | None = _key("ADDON_CHECK_HOUR", "hour")
     claim_batch: int = _key("ADDON_CLAIM_BATCH", "positive")
     lease_seconds: int = _key("ADDON_LEASE_SECONDS", "positive")
     parallel_drains: int = _key("ADDON_PARALLEL_DRAINS", "positive")
@@ -114,7 +118,11 @@ def _checked(key: str, value: Any, kind: str, check: str) -> Any:
     ok = isinstance(value, int) if whole else isinstance(value, int | float)
     if isinstance(value, bool) or not ok or (not whole and not math.isfinite(value)):
         raise ValueError(f"{key}={value!r}: expected {_number(whole, check)}")
-    if (check == "positive" and value <= 0) or (check == "not_negative" and value < 0):
+    if (
+        (check == "positive" and value <= 0)
+        or (check == "not_negative" and value < 0)
+        or (check == "hour" and not 0 <= value <= 23)
+    ):
         raise ValueError(f"{key}={value!r}: expected {_number(whole, check)}")
     return value
 
@@ -125,6 +133,8 @@ def _number(whole: bool, check: str) -> str:
         return f"{noun} above zero"
     if check == "not_negative":
         return f"{noun} of zero or more"
+    if check == "hour":
+        return "an hour of the day, 0 to 23, or None"
     return noun
 
 

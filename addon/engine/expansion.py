@@ -9,7 +9,7 @@ import math
 
 from sqlalchemy import insert, select, update
 
-from ..store.models import PENDING, Delivery, Event, Rule, table_of
+from ..store.models import EVENT, PENDING, Delivery, Event, Rule, table_of
 from ..store.prepared import prepare
 from .context import Context
 from .queue import enqueue_drain, enqueue_expand, expand_flag, expanding
@@ -130,8 +130,12 @@ def has_waiting_events(ctx: Context, marketplace_id: str) -> bool:
     return ctx.session.connection().execute(waiting.limit(1)).first() is not None
 
 
-def delivery_row(ctx: Context, event: Event, rule: Rule, trigger: str) -> dict:
-    """The pending delivery of ``rule`` for ``event``; an abandoned cart waits for its delay."""
+def delivery_row(ctx: Context, event: Event, rule: Rule, trigger: str, cause: str = EVENT) -> dict:
+    """The pending delivery of ``rule`` for ``event``; an abandoned cart waits for its delay.
+
+    Args:
+        cause: why it is made (``event``, ``reconcile``, ``backfill``), shown in its log entry.
+    """
     when = event.created_at
     if trigger == PROSPECT:
         when = event.created_at + dt.timedelta(seconds=ctx.settings.prospect_delay)
@@ -158,4 +162,5 @@ def delivery_row(ctx: Context, event: Event, rule: Rule, trigger: str) -> dict:
         "sequence_at": when,
         "next_attempt_at": when,
         "created_at": ctx.clock.now(),
+        "cause": cause,
     }

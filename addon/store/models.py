@@ -11,6 +11,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -54,6 +55,11 @@ FINISHED = (SUCCESS, FAILED, SKIPPED)
 
 # Integration statuses.
 CONNECTED, NEEDS_ATTENTION = "connected", "needs_attention"
+
+# Why an event was stored and a delivery made: the storefront's own event (the default), a
+# fix of a check against the provider, or a rule applied to the past.
+EVENT, RECONCILE, BACKFILL = "event", "reconcile", "backfill"
+CAUSES = (EVENT, RECONCILE, BACKFILL)
 
 
 class _IntegrationPart:
@@ -142,6 +148,9 @@ class Event(Base):
         UniqueConstraint("marketplace_id", "event_id"),
         Index(None, "marketplace_id", "expanded_at", "created_at"),
         Index(None, "marketplace_id", "type", "created_at"),
+        # Retention prunes the oldest events of every marketplace in small chunks: without
+        # it each chunk would scan the table (a million rows).
+        Index(None, "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -156,6 +165,9 @@ class Event(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     # None until the event's rules were matched and its deliveries written.
     expanded_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: ``event`` (sent by the storefront), ``backfill`` (a past event the host's hook gave)
+    #: or ``reconcile`` (made to carry a fix; never replayed as history).
+    cause: Mapped[str] = mapped_column(String(10), default=EVENT, server_default=EVENT)
 
 
 class Delivery(Base):
@@ -211,6 +223,8 @@ class Delivery(Base):
     lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: What made it: ``event``, ``reconcile`` (a fix) or ``backfill`` (a rule applied to the past).
+    cause: Mapped[str] = mapped_column(String(10), default=EVENT, server_default=EVENT)
 
     event: Mapped[Event] = relationship()
 
@@ -223,6 +237,63 @@ class CachedContact(_IntegrationPart, Base):
 
     email_key: Mapped[str] = mapped_column(String(254))
     contact_id: Mapped[str] = mapped_column(String(32))
+
+
+class Check(_IntegrationPart, Base):
+    """One check of an integration's lists against the provider: what the rules imply beside
+    what the provider holds, and the differences found (kept until the next check)."""
+
+    __tablename__ = "addon_check"
+    __table_args__ = (Index(None, "integration_id", "started_at"),)
+
+    marketplace_id: Mapped[str] = mapped_column(String(64))
+    #: ``running``, ``done`` or ``failed``.
+    status: Mapped[str] = mapped_column(String(10))
+    #: ``merchant`` (the button) or ``schedule``.
+    started_by: Mapped[str] = mapped_column(String(10))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    customers: Mapped[int] = mapped_column(Integer, default=0)
+    missing: Mapped[int] = mapped_column(Integer, default=0)
+    extra: Mapped[int] = mapped_column(Integer, default=0)
+    opted_out: Mapped[int] = mapped_column(Integer, default=0)
+    #: Provider calls the check made.
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    #: ``[{"list_id", "list_name", "email", "kind", "rule_id"}]``, kind ``missing``,
+    #: ``extra`` or ``opted_out``.
+    differences: Mapped[list | None] = mapped_column(JSON)
+    message: Mapped[str] = mapped_column(Text, default="")
+    #: When *Fix* queued the fixable differences, and how many.
+    fixed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    fixed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Backfill(Base):
+    """A rule applied to the events before it existed, since a date: its progress, so that a
+    killed worker's successor resumes it."""
+
+    __tablename__ = "addon_backfill"
+    __table_args__ = (Index(None, "rule_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    marketplace_id: Mapped[str] = mapped_column(String(64))
+    rule_id: Mapped[int] = mapped_column(ForeignKey("addon_rule.id", ondelete="CASCADE"))
+    integration_id: Mapped[int] = mapped_column(
+        ForeignKey("addon_integration.id", ondelete="CASCADE")
+    )
+    since: Mapped[dt.datetime] = mapped_column(DateTime)
+    #: Whether the host's past-events hook is asked too.
+    from_host: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: ``queued``, ``running``, ``done``, ``cancelled`` or ``failed``.
+    status: Mapped[str] = mapped_column(String(10))
+    #: Customers to apply the rule to, and deliveries written for them so far.
+    customers: Mapped[int] = mapped_column(Integer, default=0)
+    written: Mapped[int] = mapped_column(Integer, default=0)
+    #: The last event written (events go in id order): where a resumed job carries on.
+    cursor: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 #: The tables whose rows each belong to one marketplace and are reached by id from the screens.
