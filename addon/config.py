@@ -53,6 +53,25 @@ ADDON_LEASE_SECONDS = 300
 ADDON_PARALLEL_DRAINS = 4
 #: One drain job works at most this long, then hands the rest to a fresh job (fairness).
 ADDON_DRAIN_SECONDS = 60
+#: An integration is "stuck" when work due to be sent has waited this many minutes.
+ADDON_STUCK_MINUTES = 15
+#: An integration is "failing" when, in the last hour, at least this many updates failed ...
+ADDON_FAILING_MIN_FAILURES = 5
+#: ... and they were at least this percentage of its finished updates.
+ADDON_FAILING_PERCENT = 50
+#: Alarms by email (through the host's Flask-Mail ``MAIL_*`` settings); False turns them off.
+ADDON_ALARM_EMAIL = True
+#: The alarms' From address (None: the host's ``MAIL_DEFAULT_SENDER``).
+ADDON_ALARM_EMAIL_SENDER = None
+#: Addresses (comma-separated) that get every marketplace's alarms, besides the merchant's
+#: own from ``@engine.alarm_recipients``.
+ADDON_ALARM_RECIPIENTS = None
+#: Where alarms are also posted as signed JSON (None: no alarm webhook).
+ADDON_ALARM_WEBHOOK_URL = None
+#: Secret that signs the alarm webhook (``X-Addon-Signature``); required with its URL.
+ADDON_ALARM_WEBHOOK_SECRET = None
+#: At most one alarm per integration and condition within this many hours.
+ADDON_ALARM_DIGEST_HOURS = 4
 #: How often a worker's sweeper looks for work that waited too long (lost jobs, dead workers).
 ADDON_SWEEP_INTERVAL = 30
 #: Temporary failures are retried with backoff for this long before the entry fails.

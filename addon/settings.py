@@ -17,7 +17,7 @@ from typing import Any
 def _key(name: str, check: str = "", *, secret: bool = False) -> Any:
     """A field read from the ``app.config`` key ``name``; ``check`` is one of the checks
     below (``positive``: above zero; ``not_negative``: zero or more; ``hour``: 0-23;
-    ``timeout``: a pair)."""
+    ``percent``: 1 to 100; ``timeout``: a pair)."""
     return field(metadata={"key": name, "check": check}, repr=not secret)
 
 
@@ -52,6 +52,15 @@ class Settings:
     #: Whole seconds: it is also the expiry of a Redis lock, which takes no fraction.
     sweep_interval: int = _key("ADDON_SWEEP_INTERVAL", "positive")
     retry_window: int = _key("ADDON_RETRY_WINDOW", "not_negative")
+    stuck_minutes: int = _key("ADDON_STUCK_MINUTES", "positive")
+    failing_min_failures: int = _key("ADDON_FAILING_MIN_FAILURES", "positive")
+    failing_percent: int = _key("ADDON_FAILING_PERCENT", "percent")
+    alarm_email: bool = _key("ADDON_ALARM_EMAIL")
+    alarm_email_sender: str | None = _key("ADDON_ALARM_EMAIL_SENDER")
+    alarm_recipients: str | None = _key("ADDON_ALARM_RECIPIENTS")
+    alarm_webhook_url: str | None = _key("ADDON_ALARM_WEBHOOK_URL")
+    alarm_webhook_secret: str | None = _key("ADDON_ALARM_WEBHOOK_SECRET", secret=True)
+    alarm_digest_hours: int = _key("ADDON_ALARM_DIGEST_HOURS", "positive")
     login_endpoint: str | None = _key("ADDON_LOGIN_ENDPOINT")
     product_endpoint: str | None = _key("ADDON_PRODUCT_ENDPOINT")
     content_security_policy: str = _key("ADDON_CONTENT_SECURITY_POLICY")
@@ -80,6 +89,12 @@ class Settings:
         for item in fields(cls):
             key = item.metadata["key"]
             values[item.name] = _checked(key, config[key], hints[item.name], item.metadata["check"])
+        if values["alarm_webhook_url"] and not values["alarm_webhook_secret"]:
+            # An unsigned alarm could be forged by anyone who finds the host's endpoint.
+            raise ValueError(
+                "ADDON_ALARM_WEBHOOK_URL is set without ADDON_ALARM_WEBHOOK_SECRET: "
+                "give the secret that signs the alarms"
+            )
         return cls(**values)
 
     @staticmethod
@@ -122,6 +137,7 @@ def _checked(key: str, value: Any, kind: str, check: str) -> Any:
         (check == "positive" and value <= 0)
         or (check == "not_negative" and value < 0)
         or (check == "hour" and not 0 <= value <= 23)
+        or (check == "percent" and not 0 < value <= 100)
     ):
         raise ValueError(f"{key}={value!r}: expected {_number(whole, check)}")
     return value
@@ -135,6 +151,8 @@ def _number(whole: bool, check: str) -> str:
         return f"{noun} of zero or more"
     if check == "hour":
         return "an hour of the day, 0 to 23, or None"
+    if check == "percent":
+        return f"{noun} from 1 to 100"
     return noun
 
 

@@ -296,6 +296,32 @@ class Backfill(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
+class Alarm(Base):
+    """An alarm the merchant was sent (or a test of the channels): the history screen and the
+    memory that keeps the same alarm from being sent again within ``ADDON_ALARM_DIGEST_HOURS``."""
+
+    __tablename__ = "addon_alarm"
+    __table_args__ = (
+        Index(None, "marketplace_id", "created_at"),
+        Index(None, "integration_id", "condition", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    marketplace_id: Mapped[str] = mapped_column(String(64))
+    # None for a test alarm; kept (SET NULL) when the integration is deleted, like the log.
+    integration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("addon_integration.id", ondelete="SET NULL")
+    )
+    integration_label: Mapped[str] = mapped_column(String(100), default="")
+    # needs_attention, stuck, failing, recovered or test.
+    condition: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
+    # Each channel's outcome in words: {"email": "sent to ...", "webhook": "off"}.
+    channels: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
 #: The tables whose rows each belong to one marketplace and are reached by id from the screens.
 Owned = TypeVar("Owned", Integration, Rule, Delivery)
 
