@@ -3,14 +3,14 @@
 ``register(bp)`` adds them to the add-on's blueprint. Each module is one tab or concern:
 ``paths`` (the URL converters of ids), ``guard`` (whose marketplace, CSRF, headers,
 errors), ``htmx`` (fragment helpers), ``integrations`` (Integration Setup), ``rules`` (Global
-Rules, a product's tab), ``rule_wizard`` and ``logs``.
+Rules, a product's tab), ``rule_wizard``, ``logs`` and ``alarms`` (integrations' health, alarms).
 """
 
 from __future__ import annotations
 
 from flask import Blueprint
 
-from . import guard, integrations, logs, paths, rule_wizard, rules
+from . import alarms, guard, integrations, logs, paths, rule_wizard, rules
 
 
 def register(bp: Blueprint) -> None:
@@ -20,3 +20,4 @@ def register(bp: Blueprint) -> None:
     rules.register(bp)
     rule_wizard.register(bp)
     logs.register(bp)
+    alarms.register(bp)
