@@ -4,10 +4,11 @@ It shares no code with the add-on's iContact client, which it exists to check, a
 nothing from the rest of ``addon``.
 """
 
+from .accounts import Account
 from .app import create_sandbox_app
 from .consent import person_confirms, person_unsubscribes, set_contact_status
 from .server import serve_in_thread
-from .state import Account, SandboxState
+from .state import SandboxState
 from .storage import StateFileError
 from .traffic import Faults
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from . import api, contacts, control, lists, pages, subscriptions
+from . import contacts, control, discovery, guard, lists, pages, replies, subscriptions
 from .state import EXTENSION_KEY, SandboxState
 
 
@@ -21,9 +21,10 @@ def create_sandbox_app(state: SandboxState | None = None) -> Flask:
     app = Flask(__name__)
     state = state if state is not None else SandboxState()
     app.extensions[EXTENSION_KEY] = state
-    for blueprint in (api.bp, lists.bp, contacts.bp, subscriptions.bp, control.bp, pages.bp):
+    app.before_request(guard.check_call)
+    for blueprint in (discovery.bp, lists.bp, contacts.bp, subscriptions.bp, control.bp, pages.bp):
         app.register_blueprint(blueprint)
-    app.register_error_handler(HTTPException, api.http_error)
+    app.register_error_handler(HTTPException, replies.http_error)
 
     @app.after_request
     def _keep(response: Response) -> Response:

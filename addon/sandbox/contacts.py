@@ -22,14 +22,9 @@ from functools import partial
 from flask import Response, abort, request
 
 from . import messages
-from .api import (
-    current_account,
-    error_response,
-    json_response,
-    sandbox_state,
-    scoped_blueprint,
-    search_response,
-)
+from .accounts import Account
+from .context import current_account, sandbox_state
+from .guard import scoped_blueprint
 from .records import (
     CONTACT_FIELDS,
     CONTACT_READ_ONLY,
@@ -45,8 +40,9 @@ from .records import (
     is_valid_email,
     sort_fields,
 )
+from .replies import error_response, json_response, search_response
 from .resources import add_record_routes, changed_response, existing, usable
-from .state import Account, SandboxState
+from .state import SandboxState
 
 bp = scoped_blueprint("icp_contacts", "contacts")
 _SEARCHABLE = (*CONTACT_FIELDS, *CONTACT_READ_ONLY)

@@ -6,8 +6,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort
 
 from . import consent
-from .api import error_response, json_response, read_object, sandbox_state
+from .bodies import read_object
+from .context import sandbox_state
 from .records import CONTACT_STATUSES, subscription_view
+from .replies import error_response, json_response
 
 bp = Blueprint("icp_sandbox_control", __name__, url_prefix="/icp/_sandbox")
 

@@ -7,14 +7,9 @@ from functools import partial
 from flask import Response
 
 from . import messages
-from .api import (
-    current_account,
-    error_response,
-    json_response,
-    sandbox_state,
-    scoped_blueprint,
-    search_all,
-)
+from .accounts import Account
+from .context import current_account, sandbox_state
+from .guard import scoped_blueprint
 from .records import (
     LIST_FLAGS,
     LIST_KEYS,
@@ -28,8 +23,9 @@ from .records import (
     list_read,
     sort_fields,
 )
+from .replies import error_response, json_response, search_all
 from .resources import add_record_routes, changed_response, existing, usable
-from .state import Account, SandboxState
+from .state import SandboxState
 
 bp = scoped_blueprint("icp_lists", "lists")
 

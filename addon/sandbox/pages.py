@@ -12,10 +12,11 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
 from . import consent
-from .api import sandbox_state
+from .accounts import Account
+from .context import sandbox_state
 from .icon import favicon_ico
 from .records import CONTACT_STATUSES, split_subscription_id
-from .state import Account, SandboxState
+from .state import SandboxState
 
 #: Rows shown per table: the page stays usable on an account of 10,000 contacts.
 MAX_ROWS = 500

@@ -8,16 +8,11 @@ from typing import Any
 from flask import Blueprint, Response, abort
 
 from . import messages
-from .api import (
-    current_account,
-    error_response,
-    one_record,
-    read_items,
-    read_object,
-    sandbox_state,
-    with_warnings,
-)
-from .state import Account, SandboxState
+from .accounts import Account
+from .bodies import read_items, read_object
+from .context import current_account, sandbox_state
+from .replies import error_response, one_record, with_warnings
+from .state import SandboxState
 
 Save = Callable[[SandboxState, Account, list], tuple[list[dict], list[str]]]
 Change = Callable[..., tuple[dict, list[str]]]

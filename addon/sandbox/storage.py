@@ -16,10 +16,11 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .accounts import Account
 from .consent import ConsentLog
 
 if TYPE_CHECKING:
-    from .state import Account, SandboxState
+    from .state import SandboxState
 
 #: Marks a file as ours, so a wrong ``--state`` path is refused rather than overwritten.
 FORMAT = "icontact-sandbox-state"
@@ -130,8 +131,6 @@ def _counters(accounts: list[Account], saved: dict) -> dict[str, int]:
 
 
 def _account_from(item: dict) -> Account:
-    from .state import Account  # the state module imports this one
-
     account = Account(
         username=_text(item["username"]),
         account_id=_text(item["accountId"]),

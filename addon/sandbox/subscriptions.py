@@ -28,15 +28,10 @@ from __future__ import annotations
 from flask import Response, abort, request
 
 from . import messages
-from .api import (
-    current_account,
-    error_response,
-    json_response,
-    sandbox_state,
-    scoped_blueprint,
-    search_all,
-)
+from .accounts import Account
 from .consent import api_sets_status, refusal
+from .context import current_account, sandbox_state
+from .guard import scoped_blueprint
 from .records import (
     SUBSCRIPTION_KEYS,
     SUBSCRIPTION_STATUSES,
@@ -45,8 +40,9 @@ from .records import (
     split_subscription_id,
     subscription_view,
 )
+from .replies import error_response, json_response, search_all
 from .resources import add_record_routes, changed_response
-from .state import Account, SandboxState
+from .state import SandboxState
 
 bp = scoped_blueprint("icp_subscriptions", "subscriptions")
 # Kept with the record (no mail is sent here); never echoed, as no recording shows it.
