@@ -32,11 +32,13 @@ class Clock:
 
     ``now`` is wall time as the database stores it (naive UTC): due times, leases, retries,
     log entries. ``monotonic`` measures intervals and deadlines, which must not jump when the
-    wall clock is set.
+    wall clock is set. ``sleep`` waits that long in ``monotonic`` seconds (the rate limiter's
+    pause): a test's clock moves itself on instead.
     """
 
     now: Callable[[], dt.datetime] = utcnow
     monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
 
 
 SYSTEM_CLOCK = Clock()

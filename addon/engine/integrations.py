@@ -69,6 +69,7 @@ def client_for(ctx: Context, integration: Integration, max_wait: float | None = 
             provider.calls_per_minute(ctx.settings),
             max_wait=max_wait,
             provider_name=provider.display_name,
+            clock=ctx.clock,
         )
     return provider.make_client(
         ctx.settings,

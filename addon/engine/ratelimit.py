@@ -11,15 +11,25 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from ..providers import TemporaryFailure
+from .context import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger("addon.ratelimit")
 
-# Server time inside the script: workers' clocks may disagree, Redis's is the one clock.
-_TAKE = """
+# Server time inside the script: workers' clocks may disagree, Redis's is the one clock. A
+# test's clock hands its own time in (the last argument) so that its sleeps refill the bucket.
+_NOW = """
+local now = tonumber(ARGV[#ARGV])
+if ARGV[#ARGV] == '' then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+"""
+
+_TAKE = (
+    _NOW
+    + """
 local rate = tonumber(ARGV[1])
 local capacity = tonumber(ARGV[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local data = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'slow_until')
 local tokens = tonumber(data[1]) or capacity
 local ts = tonumber(data[2]) or now
@@ -33,15 +43,17 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
 redis.call('EXPIRE', KEYS[1], 3600)
 return {tostring(wait), granted}
 """
+)
 
-_SLOW = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+_SLOW = (
+    _NOW
+    + """
 redis.call('HSET', KEYS[1], 'tokens', '0', 'ts', tostring(now),
            'slow_until', tostring(now + tonumber(ARGV[1])))
 redis.call('EXPIRE', KEYS[1], 3600)
 return 1
 """
+)
 
 
 class TokenBucket:
@@ -57,6 +69,9 @@ class TokenBucket:
         calls_per_minute: the allowance.
         max_wait: seconds to wait for a token before giving up (None: wait as long as needed).
         provider_name: the provider's display name, for the message when the wait is too long.
+        clock: how the bucket waits. The system clock's waits are real and the bucket's time
+            is Redis's, which every worker shares; a test's clock gives its own time and
+            moves on when asked to wait.
     """
 
     SLOW_DOWN_SECONDS = 60
@@ -68,6 +83,7 @@ class TokenBucket:
         calls_per_minute: int,
         max_wait: float | None = None,
         provider_name: str = "provider",
+        clock: Clock = SYSTEM_CLOCK,
     ):
         self.redis = redis
         self.provider_name = provider_name
@@ -75,6 +91,7 @@ class TokenBucket:
         self.capacity = max(1.0, calls_per_minute * 0.1)
         self.rate = calls_per_minute * 0.85 / 60
         self.max_wait = max_wait
+        self.clock = clock
         self._take = redis.register_script(_TAKE)
         self._slow = redis.register_script(_SLOW)
         #: Tokens taken ahead by :meth:`reserve`, spent by :meth:`acquire` (lookup threads
@@ -94,7 +111,9 @@ class TokenBucket:
         if wanted <= 0:
             return
         try:
-            _wait, granted = self._take(keys=[self.key], args=[self.rate, self.capacity, wanted])
+            _wait, granted = self._take(
+                keys=[self.key], args=[self.rate, self.capacity, wanted, self._now()]
+            )
         except RedisError as exc:
             log.warning("rate limiter unavailable: %s", exc)
             return
@@ -114,7 +133,9 @@ class TokenBucket:
         waited = 0.0
         while True:
             try:
-                answer, _granted = self._take(keys=[self.key], args=[self.rate, self.capacity, 1])
+                answer, _granted = self._take(
+                    keys=[self.key], args=[self.rate, self.capacity, 1, self._now()]
+                )
                 wait = float(answer)
             except RedisError as exc:
                 # Without Redis there is no shared count; calling is better than stalling.
@@ -127,7 +148,7 @@ class TokenBucket:
                     f"The {self.provider_name} call allowance is used up for the moment; "
                     "try again shortly"
                 )
-            time.sleep(wait)
+            self.clock.sleep(wait)
             waited += wait
 
     def slow_down(self) -> None:
@@ -135,6 +156,11 @@ class TokenBucket:
         with self._lock:
             self._reserved = 0
         try:
-            self._slow(keys=[self.key], args=[self.SLOW_DOWN_SECONDS])
+            self._slow(keys=[self.key], args=[self.SLOW_DOWN_SECONDS, self._now()])
         except RedisError as exc:
             log.warning("rate limiter unavailable: %s", exc)
+
+    def _now(self) -> float | str:
+        # A process's monotonic seconds mean nothing to another process: with the real clock
+        # the script reads Redis's (empty argument), a test's clock is one all its threads share.
+        return "" if self.clock.monotonic is time.monotonic else self.clock.monotonic()
