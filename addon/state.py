@@ -85,10 +85,6 @@ def session() -> Session:
     return state().db.session  # type: ignore[return-value]
 
 
-def config() -> Any:
-    return current_app.config
-
-
 def settings() -> Settings:
     """The current app's typed settings, checked when ``init_app`` ran."""
     return state().settings

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from addon.store.models import Delivery, Rule
 from tests import test_views_support as support
-from tests.conftest import USERNAME, list_id, purchase
+from tests.conftest import USERNAME, configure, list_id, purchase
 
 merchant = support.merchant
 
@@ -78,7 +78,7 @@ def test_the_tab_as_a_page_names_the_product_and_leads_back_to_the_host_page(mer
 @pytest.mark.parametrize("endpoint", [None, "no_such_endpoint"])
 def test_without_a_product_page_to_go_back_to_the_tab_has_no_way_back(app, merchant, endpoint):
     """No ADDON_PRODUCT_ENDPOINT, or one that the app does not have."""
-    app.config["ADDON_PRODUCT_ENDPOINT"] = endpoint
+    configure(app, ADDON_PRODUCT_ENDPOINT=endpoint)
     page = merchant.get("addon.product_tab", product_id="101")
     assert page.status_code == 200
     assert '<h1 class="addon-title">Single-Origin Sampler</h1>' in page.text

@@ -11,7 +11,7 @@ import pytest
 from flask import url_for
 
 from tests import test_views_support as support
-from tests.conftest import PASSWORD, USERNAME
+from tests.conftest import PASSWORD, USERNAME, configure
 
 merchant = support.merchant
 
@@ -84,7 +84,7 @@ def test_htmx_is_configured_for_the_policy(merchant):
 
 
 def test_a_host_that_loads_htmx_itself_gets_only_our_extension(app, merchant):
-    app.config["ADDON_INCLUDE_HTMX"] = False
+    configure(app, ADDON_INCLUDE_HTMX=False)
     page = merchant.get("addon.settings").text
     assert "htmx-2.0.11.min.js" not in page and "htmx-config" not in page
     assert "response-targets-2.0.4.min.js" in page
@@ -100,7 +100,7 @@ def test_vendored_files_match_the_recorded_versions_and_hashes(client):
 
 
 def test_our_own_base_template_when_the_host_gives_none(app, merchant):
-    app.config["ADDON_BASE_TEMPLATE"] = "addon/_standalone.html"
+    configure(app, ADDON_BASE_TEMPLATE="addon/_standalone.html")
     page = merchant.get("addon.settings").text
     assert "<html" in page and "Demo storefront" not in page and "Integration Setup" in page
 
@@ -116,7 +116,7 @@ def test_signed_out_merchants_are_sent_to_sign_in(client, engine):
 
 
 def test_without_a_login_endpoint_signed_out_is_401(app, client, engine):
-    app.config["ADDON_LOGIN_ENDPOINT"] = ""
+    configure(app, ADDON_LOGIN_ENDPOINT="")
     assert client.get(url_for("addon.settings")).status_code == 401
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, current_app, g
+from flask import Flask, g
 from werkzeug.wrappers import Response
 
 from ... import config as defaults
+from ...state import settings
 
 #: The directives a nonce is added to (the others take no nonce).
 NONCE_DIRECTIVES = ("script-src", "style-src")
@@ -41,10 +42,10 @@ def policy_for_response() -> str | None:
         ``ADDON_CSP_IN_HOST_LAYOUT``; None when the page sits in the host's layout, or when
         the policy is set empty.
     """
-    config = current_app.config
-    policy = config.get("ADDON_CONTENT_SECURITY_POLICY")
-    standalone = config.get("ADDON_BASE_TEMPLATE") == defaults.ADDON_BASE_TEMPLATE
-    if not policy or not (standalone or config.get("ADDON_CSP_IN_HOST_LAYOUT")):
+    checked = settings()
+    policy = checked.content_security_policy
+    standalone = checked.base_template == defaults.ADDON_BASE_TEMPLATE
+    if not policy or not (standalone or checked.csp_in_host_layout):
         return None
     nonce = g.get("_addon_csp_nonce")
     return with_nonce(policy, nonce) if nonce else policy

@@ -29,7 +29,7 @@ from wtforms import ValidationError  # type: ignore[import-untyped]
 from ...engine.triggers import ACTIONS, BY_NAME, TRIGGERS, title
 from ...errors import IntegrationError
 from ...providers import PROVIDERS
-from ...state import engine
+from ...state import engine, settings
 from ..api import is_public_endpoint
 from . import csp
 from .htmx import fragment, is_htmx, pushes_history
@@ -72,7 +72,7 @@ def _wants_json() -> bool:
 
 
 def _login_redirect() -> Response | None:
-    endpoint = current_app.config.get("ADDON_LOGIN_ENDPOINT")
+    endpoint = settings().login_endpoint
     if endpoint is None and "login" in current_app.view_functions:
         endpoint = "login"
     if not endpoint:
@@ -167,7 +167,7 @@ def template_context() -> dict[str, Any]:
     """Names every add-on template may use."""
     return {
         "csrf_token": generate_csrf,
-        "base_template": current_app.config["ADDON_BASE_TEMPLATE"],
+        "base_template": settings().base_template,
         "hx_push": "true" if pushes_history() else "false",
         "ui": current_app.jinja_env.get_template("addon/_macros.html").module,
         "providers": PROVIDERS,
@@ -177,6 +177,12 @@ def template_context() -> dict[str, Any]:
         "actions": ACTIONS,
         "product_name": _product_name,
     }
+
+
+def settings_context() -> dict[str, Any]:
+    """``addon_settings`` in every template of the app, the add-on's and the host's: a host
+    page that includes ``addon/_assets.html`` renders it outside the add-on's blueprint."""
+    return {"addon_settings": settings()}
 
 
 def _product_name(product_id: str | None) -> str | None:
@@ -189,5 +195,6 @@ def register(bp: Blueprint) -> None:
     bp.before_request(load_marketplace)
     bp.after_request(security_headers)
     bp.context_processor(template_context)
+    bp.app_context_processor(settings_context)
     for status in MESSAGES:
         bp.register_error_handler(status, handle_http_error)

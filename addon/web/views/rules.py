@@ -7,11 +7,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, current_app, request, url_for
+from flask import Blueprint, abort, request, url_for
 from werkzeug.routing import BuildError
 
 from ...engine import rules
-from ...state import engine
+from ...state import engine, settings
 from ...store.models import Rule
 from .guard import marketplace, owned
 from .htmx import (
@@ -43,7 +43,7 @@ class Place:
     @property
     def host_url(self) -> str | None:
         """The host's own page of the product (``ADDON_PRODUCT_ENDPOINT``), if it named one."""
-        endpoint = current_app.config.get("ADDON_PRODUCT_ENDPOINT")
+        endpoint = settings().product_endpoint
         if not (endpoint and self.product_id):
             return None
         try:
