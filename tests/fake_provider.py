@@ -11,17 +11,20 @@ from typing import Any
 from addon.providers import (
     Action,
     BatchResult,
+    CredentialField,
     NotFound,
     Outcome,
     Provider,
     RejectedCredentials,
     RemoteList,
+    SetupStep,
     Throttle,
 )
 
 NAME = "postbox"
 USERNAME = "merchant@postbox.test"
 PASSWORD = "postbox-secret"
+KEYS_URL = "https://postbox.test/keys"
 
 
 @dataclass
@@ -109,4 +112,19 @@ def postbox(account: PostboxAccount, calls_per_minute: int = 600) -> Provider:
         calls_per_minute=lambda settings: calls_per_minute,
         lookup_threads=lambda settings: 1,
         rejected_on_connect=lambda settings: "Postbox did not recognise that key pair.",
+        credentials=(
+            CredentialField("username", "Postbox key name", missing="Name your Postbox key."),
+            CredentialField(
+                "password",
+                "Postbox secret",
+                "password",
+                help="Shown once, when you made the key.",
+                missing="Paste the key's secret.",
+            ),
+        ),
+        setup_title="Make a Postbox key",
+        setup_steps=lambda settings: [
+            SetupStep("Open", link=("your Postbox keys", KEYS_URL), after="and make a key."),
+            SetupStep("Give it this name:", copy="storefront", copy_name="the key name"),
+        ],
     )

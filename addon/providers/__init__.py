@@ -2,25 +2,28 @@
 
 The engine names no provider: it looks one up here by an integration's ``provider`` name and
 uses only the :class:`Provider` contract. A second provider is one new package that builds a
-:class:`Provider` and hands it to :func:`register` (plus its connect form and wizard template
-in the web layer); nothing in ``addon/engine/`` changes.
+:class:`Provider` and hands it to :func:`register`: its credentials and setup steps give it a
+connect form, and nothing in ``addon/engine/`` or ``addon/web/`` changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .base import (
+    DEFAULT_CREDENTIALS,
     Action,
     BatchResult,
+    CredentialField,
     InvalidData,
     NotFound,
     Outcome,
     ProviderError,
     RejectedCredentials,
     RemoteList,
+    SetupStep,
     TemporaryFailure,
     Throttle,
 )
@@ -73,6 +76,12 @@ class Provider:
     lookup_threads: Callable[[Settings], int]
     #: Its words when it refuses credentials at connect time (what to check, where).
     rejected_on_connect: Callable[[Settings], str]
+    #: What the merchant types to connect: a ``username`` and a ``password`` field.
+    credentials: tuple[CredentialField, ...] = DEFAULT_CREDENTIALS
+    #: The heading of the steps shown before the credentials on the connect form.
+    setup_title: str = ""
+    #: How to let the add-on in, step by step, before typing the credentials (none: no list).
+    setup_steps: Callable[[Settings], Sequence[SetupStep]] = lambda settings: ()
 
 
 #: The providers by name. Use :func:`register` to add one.
@@ -90,9 +99,16 @@ def register(provider: Provider) -> Provider:
 
     Raises:
         TypeError: ``provider`` is not a :class:`Provider`.
+        ValueError: its credentials are not one ``username`` and one ``password`` field.
     """
     if not isinstance(provider, Provider):
         raise TypeError(f"register() takes a Provider, not {type(provider).__name__}")
+    names = sorted(field.name for field in provider.credentials)
+    if names != ["password", "username"]:
+        raise ValueError(
+            f"{provider.name}: credentials must be one 'username' and one 'password' field, "
+            f"not {names}"
+        )
     PROVIDERS[provider.name] = provider
     return provider
 
@@ -116,6 +132,7 @@ __all__ = [
     "PROVIDERS",
     "Action",
     "BatchResult",
+    "CredentialField",
     "InvalidData",
     "NotFound",
     "Outcome",
@@ -124,6 +141,7 @@ __all__ = [
     "ProviderError",
     "RejectedCredentials",
     "RemoteList",
+    "SetupStep",
     "TemporaryFailure",
     "Throttle",
     "get_provider",

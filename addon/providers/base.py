@@ -42,6 +42,47 @@ class Throttle(Protocol):
 
 
 @dataclass(frozen=True)
+class CredentialField:
+    """One credential a merchant types to let the add-on into their account.
+
+    The connect and edit forms are built from these (``addon.web.forms.integration_form``).
+    """
+
+    #: ``username`` or ``password``: which credential of ``make_client`` it fills.
+    name: str
+    #: The field's label: "iContact username".
+    label: str
+    #: ``text``, or ``password`` (never shown again; on Edit, blank keeps the stored one).
+    kind: str = "text"
+    #: One line under the field: where to find it, what it is not.
+    help: str = ""
+    #: The error shown when it is left empty.
+    missing: str = "Fill in this field."
+
+
+@dataclass(frozen=True)
+class SetupStep:
+    """One step of the connect form's "how to let us in" list.
+
+    Reads ``text``, then the ``link`` (words, address) if any, then ``copy`` (a value to copy,
+    such as an App ID, with a Copy button named after ``copy_name``) if any, then ``after``.
+    """
+
+    text: str
+    link: tuple[str, str] | None = None
+    copy: str = ""
+    copy_name: str = "the value"
+    after: str = ""
+
+
+#: What a provider that declares nothing asks for.
+DEFAULT_CREDENTIALS = (
+    CredentialField("username", "Username", missing="Enter your username."),
+    CredentialField("password", "Password", "password", missing="Enter your password."),
+)
+
+
+@dataclass(frozen=True)
 class RemoteList:
     id: str
     name: str

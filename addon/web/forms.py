@@ -6,6 +6,7 @@ without a CSRF field: they change nothing, and their URLs can be reloaded and bo
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from flask_wtf import FlaskForm  # type: ignore[import-untyped]
@@ -29,15 +30,13 @@ from wtforms.validators import (  # type: ignore[import-untyped]
 
 from ..engine.integrations import MAX_LABEL
 from ..engine.triggers import ACTIONS, TRIGGERS
-from ..providers import PROVIDERS
+from ..providers import PROVIDERS, CredentialField, Provider
 from ..store.models import (
     FAILED,
     PENDING,
     SKIPPED,
     SUCCESS,
 )
-
-LABEL_HINT = "Only you see it: it tells your integrations apart, e.g. 'Main iContact account'."
 
 
 class QueryForm(FlaskForm):
@@ -58,28 +57,23 @@ class ProviderForm(QueryForm):
 
     provider = RadioField(
         "Provider",
-        choices=[SelectChoice(p.name, p.display_name) for p in PROVIDERS.values()],
         default=next(iter(PROVIDERS)),
         validators=[InputRequired("Choose the service to connect.")],
     )
 
+    def __init__(self, formdata: Any = None, **kwargs: Any):
+        super().__init__(formdata, **kwargs)
+        # Read at each request: a provider may register after this module is imported.
+        self.provider.choices = [SelectChoice(p.name, p.display_name) for p in PROVIDERS.values()]
 
-class IContactForm(FlaskForm):
-    """New Integration, step 2 for iContact: a label and the application's credentials."""
+
+class IntegrationForm(FlaskForm):
+    """New Integration, step 2, and Edit: a label, then the provider's credentials (see
+    :func:`integration_form`, which adds them)."""
 
     label = StringField(
         "Integration label",
         validators=[DataRequired("Give the integration a label."), Length(max=MAX_LABEL)],
-        description=LABEL_HINT,
-    )
-    username = StringField(
-        "iContact username",
-        validators=[DataRequired("Enter the username you sign in to iContact with.")],
-    )
-    password = PasswordField(
-        "Application password",
-        validators=[DataRequired("Enter the application password you chose in iContact.")],
-        description="The password you chose for our App ID in iContact, not your login password.",
     )
 
     def check_label_free(self, taken: set[str]) -> bool:
@@ -94,20 +88,40 @@ class IContactForm(FlaskForm):
         return True
 
 
-class IContactEditForm(IContactForm):
-    """Edit an integration: a blank password keeps the stored one."""
+def integration_form(provider: Provider, *, edit: bool = False, **kwargs: Any) -> IntegrationForm:
+    """The form that connects (or, with ``edit``, changes) an integration of ``provider``.
 
-    password = PasswordField(
-        "New application password",
-        validators=[Optional()],
-        description="Leave blank to keep the current password.",
+    Args:
+        provider: its ``credentials`` become the fields after the label.
+        edit: a blank password keeps the stored one.
+        kwargs: for the form (``obj=integration`` fills in what is stored).
+
+    Returns:
+        The form, read from the request's form data when it has any.
+    """
+    form = _form_class(provider, edit)(**kwargs)
+    form.label.description = (
+        "Only you see it: it tells your integrations apart, "
+        f"e.g. 'Main {provider.display_name} account'."
     )
+    return form
 
 
-#: The configure step's form for each provider; a second provider adds its class here and
-#: its template in ``templates/addon/providers/<name>.html``.
-CONNECT_FORMS: dict[str, type[IContactForm]] = {"icontact": IContactForm}
-EDIT_FORMS: dict[str, type[IContactForm]] = {"icontact": IContactEditForm}
+@functools.cache
+def _form_class(provider: Provider, edit: bool) -> type[IntegrationForm]:
+    fields = {field.name: _credential_field(field, edit) for field in provider.credentials}
+    return type(f"{provider.name.title()}Form", (IntegrationForm,), fields)
+
+
+def _credential_field(field: CredentialField, edit: bool) -> Any:
+    if field.kind != "password":
+        return StringField(field.label, [DataRequired(field.missing)], description=field.help)
+    if edit:
+        label = f"New {field.label[:1].lower()}{field.label[1:]}"
+        return PasswordField(
+            label, [Optional()], description="Leave blank to keep the current password."
+        )
+    return PasswordField(field.label, [DataRequired(field.missing)], description=field.help)
 
 
 # -- rules ----------------------------------------------------------------------------------

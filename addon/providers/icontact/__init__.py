@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import urllib3
 
-from .. import Provider, register
+from .. import CredentialField, Provider, SetupStep, register
 from ..base import Throttle
 from . import batch, client
 
@@ -50,6 +50,37 @@ def _rejected_on_connect(settings: Settings) -> str:
     )
 
 
+def _setup_steps(settings: Settings) -> list[SetupStep]:
+    return [
+        SetupStep(
+            "Open",
+            link=("iContact's API page", settings.icontact_register_url),
+            after="and sign in.",
+        ),
+        SetupStep("Register this App ID:", copy=settings.icontact_app_id, copy_name="the App ID"),
+        SetupStep(
+            "Choose an application password for it there. It is not your iContact login "
+            "password: it lets only this integration in, and you can revoke it in iContact."
+        ),
+        SetupStep("Enter your iContact username and that application password here."),
+    ]
+
+
+CREDENTIALS = (
+    CredentialField(
+        "username",
+        "iContact username",
+        missing="Enter the username you sign in to iContact with.",
+    ),
+    CredentialField(
+        "password",
+        "Application password",
+        "password",
+        help="The password you chose for our App ID in iContact, not your login password.",
+        missing="Enter the application password you chose in iContact.",
+    ),
+)
+
 PROVIDER = register(
     Provider(
         name="icontact",
@@ -61,5 +92,8 @@ PROVIDER = register(
         calls_per_minute=lambda settings: settings.icontact_calls_per_minute,
         lookup_threads=lambda settings: settings.icontact_concurrency,
         rejected_on_connect=_rejected_on_connect,
+        credentials=CREDENTIALS,
+        setup_title="Let us into your iContact account",
+        setup_steps=_setup_steps,
     )
 )

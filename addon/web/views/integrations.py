@@ -9,9 +9,9 @@ from werkzeug.wrappers import Response
 
 from ...engine import integrations, rules
 from ...errors import IntegrationError
-from ...providers import PROVIDERS
+from ...providers import PROVIDERS, Provider
 from ...state import session
-from ..forms import CONNECT_FORMS, EDIT_FORMS, ProviderForm
+from ..forms import ProviderForm, integration_form
 from .guard import marketplace, owned
 from .htmx import (
     close_dialog,
@@ -50,7 +50,8 @@ def new_integration():
         url = url_for(".configure_integration", provider=form.provider.data)
         if not is_htmx():
             return redirect(url, 303)
-        response = _configure(form.provider.data, CONNECT_FORMS[form.provider.data]())
+        provider = PROVIDERS[form.provider.data]
+        response = _configure(provider, integration_form(provider))
         if pushes_history():
             response.headers["HX-Push-Url"] = url
         return response
@@ -60,13 +61,13 @@ def new_integration():
     )
 
 
-def _configure(provider: str, form, status: int = 200, error: str | None = None) -> Response:
+def _configure(provider: Provider, form, status: int = 200, error: str | None = None) -> Response:
     return render_dialog(
         "addon/integration_wizard.html",
         screen_context,
         status,
         step="configure",
-        provider=PROVIDERS[provider],
+        provider=provider,
         form=form,
         error=error,
     )
@@ -74,24 +75,25 @@ def _configure(provider: str, form, status: int = 200, error: str | None = None)
 
 def configure_integration(provider: str):
     """Wizard step 2: the label and credentials; *Save Integration* verifies them first."""
-    if provider not in CONNECT_FORMS:
+    chosen = PROVIDERS.get(provider)
+    if chosen is None:
         abort(404)
-    form = CONNECT_FORMS[provider]()
+    form = integration_form(chosen)
     if request.method == "GET":
-        return _configure(provider, form)
+        return _configure(chosen, form)
     valid = form.validate()
     if not (form.check_label_free(_taken_labels()) and valid):
-        return _configure(provider, form, 422)
+        return _configure(chosen, form, 422)
     try:
         integration = integrations.connect(
             marketplace(),
-            provider,
+            chosen.name,
             label=form.label.data,
             username=form.username.data,
             password=form.password.data,
         )
     except IntegrationError as exc:
-        return _configure(provider, form, 422, error=str(exc))
+        return _configure(chosen, form, 422, error=str(exc))
     count = len(integration.lists)
     return _back_to_screen(
         f"Connected '{integration.label}': {count} list{'s' if count != 1 else ''} found."
@@ -101,7 +103,8 @@ def configure_integration(provider: str):
 def edit_integration(integration_id: int):
     """Rename an integration or replace its credentials (blank password keeps the stored one)."""
     integration = owned(integrations.get_integration, integration_id)
-    form = EDIT_FORMS[integration.provider](obj=integration)
+    provider = PROVIDERS[integration.provider]
+    form = integration_form(provider, edit=True, obj=integration)
     error = None
     if request.method == "POST":
         valid = form.validate()
@@ -127,7 +130,7 @@ def edit_integration(integration_id: int):
         screen_context,
         status,
         integration=integration,
-        provider=PROVIDERS[integration.provider],
+        provider=provider,
         form=form,
         error=error,
     )
