@@ -7,9 +7,11 @@ and any WSGI server: ``app = create_app()``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -25,6 +27,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_mail import email_dispatched
 from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped]
 from sqlalchemy import event as sa_event
 
@@ -33,6 +36,10 @@ from addon.engine.events import PURCHASE_TYPES
 from addon.engine.triggers import TRIGGERS
 from addon.environment import from_environ
 from addon.store.sqlite import queued_writer_connect_args
+
+#: The demo's outbox: the alarm emails the add-on would have mailed, one JSON per line, in the
+#: instance folder (the worker writes it, the web app reads it).
+OUTBOX = "outbox.jsonl"
 
 # The storefront's settings read from environment variables of the same name (the add-on
 # reads its own ADDON_* variables, see addon/environment.py).
@@ -44,6 +51,7 @@ MARKETPLACES: dict[str, dict[str, Any]] = {
     "acme": {
         "name": "Acme Coffee Roasters",
         "merchant": "Alice Abbot",
+        "email": "alice@acme.test",
         "products": {
             "101": "Single-Origin Sampler",
             "102": "Espresso Subscription",
@@ -53,6 +61,7 @@ MARKETPLACES: dict[str, dict[str, Any]] = {
     "bolt": {
         "name": "Bolt Bike Works",
         "merchant": "Bob Brand",
+        "email": "bob@bolt.test",
         "products": {
             "201": "Tune-Up Video Course",
             "202": "Parts Club Membership",
@@ -81,6 +90,9 @@ def load_config(app: Flask, config: dict[str, Any] | None) -> None:
         ADDON_CSP_IN_HOST_LAYOUT=True,
         # A product's Integrations tab as a page of its own links back to the product's page.
         ADDON_PRODUCT_ENDPOINT="product",
+        # Alarm emails are not mailed: they land in the demo's outbox page (OUTBOX).
+        MAIL_SUPPRESS_SEND=True,
+        MAIL_DEFAULT_SENDER="Demo storefront <alarms@demo.test>",
     )
     app.config.from_mapping({key: os.environ[key] for key in ENV_KEYS if os.environ.get(key)})
     # Read here, before the demo's own fallbacks below, so the environment beats them too.
@@ -126,6 +138,28 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def product_name(marketplace_id, product_id):
         marketplace = MARKETPLACES.get(marketplace_id)
         return marketplace["products"].get(product_id) if marketplace else None
+
+    @engine.alarm_recipients
+    def merchant_email(marketplace_id):
+        marketplace = MARKETPLACES.get(marketplace_id)
+        return [marketplace["email"]] if marketplace else []
+
+    def keep_in_outbox(sender, message, **_extra):
+        if sender is app:
+            entry = {
+                "at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+                "from": message.sender,
+                "to": list(message.recipients),
+                "subject": message.subject,
+                "body": message.body,
+            }
+            path = Path(app.instance_path) / OUTBOX
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as outbox:
+                outbox.write(json.dumps(entry) + "\n")
+
+    # Strong: a weak reference to this local function would be gone with create_app's frame.
+    email_dispatched.connect(keep_in_outbox, weak=False)
 
     with app.app_context():
         if engine.db.engine.dialect.name == "sqlite":
@@ -216,6 +250,16 @@ def _register_storefront(app: Flask, engine: IntegrationEngine) -> None:
         return render_template(
             "demo/product.html", shop=shop, product_id=product_id, name=shop["products"][product_id]
         )
+
+    @app.get("/merchant/outbox")
+    def outbox():
+        """The alarm emails sent to the merchant: the demo shows them instead of mailing them."""
+        shop = merchant()
+        path = Path(app.instance_path) / OUTBOX
+        lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+        messages = [json.loads(line) for line in lines if line.strip()]
+        mine = [m for m in reversed(messages) if shop["email"] in m["to"]][:50]
+        return render_template("demo/outbox.html", shop=shop, messages=mine)
 
     @app.route("/merchant/events", methods=["GET", "POST"])
     def fire_event():

@@ -14,6 +14,7 @@ from flask_sqlalchemy import SQLAlchemy
 from rq import Queue
 
 from . import config as defaults
+from .alarms.email import init_mail
 from .cli import addon_cli
 from .crypto import Vault, encryption_key
 from .engine import integrations, logs, outbox, rules
@@ -94,6 +95,8 @@ class IntegrationEngine(HostHooks):
         # Enqueue an event's job when the host's transaction commits (listeners on this
         # db's session only).
         outbox.follow_transactions(db)
+        # Alarm emails go through Flask-Mail with the host's MAIL_* settings.
+        init_mail(app, settings)
         app.extensions["addon"] = self
         app.register_blueprint(
             make_blueprint(settings.blueprint_name), url_prefix=settings.url_prefix

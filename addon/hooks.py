@@ -1,7 +1,7 @@
 """The host's hooks, Flask-Login style: how the engine learns whose marketplace a request is,
-what a marketplace's products are called, who may manage integrations, and which marketplaces
-exist. Registered with decorators on the engine; every one is optional but the marketplace
-loader, which the screens need on every request."""
+what a marketplace's products are called, who may manage integrations, which marketplaces
+exist, and whom to email a marketplace's alarms. Registered with decorators on the engine;
+every one is optional but the marketplace loader, which the screens need on every request."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ class HostHooks:
         self.product_loader_callback: Callable[[str, str], str | None] | None = None
         self.permission_check_callback: Callable[[str], bool] | None = None
         self.known_marketplace_callback: Callable[[str], bool] | None = None
+        self.alarm_recipients_callback: Callable[[str], Any] | None = None
 
     def marketplace_loader(self, callback: Hook) -> Hook:
         """Register the function that returns the current merchant's marketplace id (or None).
@@ -74,6 +75,25 @@ class HostHooks:
         """
         self.known_marketplace_callback = callback
         return callback
+
+    def alarm_recipients(self, callback: Hook) -> Hook:
+        """Register the function that gives the addresses a marketplace's alarms are emailed to.
+
+        It is called as ``callback(marketplace_id)``, from a worker (no request, no signed-in
+        user), and returns a list of email addresses (empty: none). ``ADDON_ALARM_RECIPIENTS``
+        are emailed as well.
+        """
+        self.alarm_recipients_callback = callback
+        return callback
+
+    def alarm_addresses(self, marketplace_id: str) -> list[str]:
+        """Whom to email ``marketplace_id``'s alarms, as the ``@engine.alarm_recipients`` hook
+        says (none without one)."""
+        hook = self.alarm_recipients_callback
+        found = hook(marketplace_id) if hook is not None else None
+        if isinstance(found, str):  # one address given as text, not a list of its letters
+            found = [found]
+        return [str(address).strip() for address in found or () if str(address).strip()]
 
     def current_marketplace(self) -> str | None:
         """The signed-in merchant's marketplace id, from ``@engine.marketplace_loader``.

@@ -6,6 +6,7 @@ import datetime as dt
 
 from addon.store.models import FAILED, NEEDS_ATTENTION, PENDING, SUCCESS, Integration
 from tests import test_views_support as support
+from tests.conftest import configure
 from tests.test_integration_health import NOW, add_delivery, clock, finished
 
 merchant = support.merchant
@@ -45,3 +46,50 @@ def test_needs_attention_says_what_the_provider_said_and_what_to_do(
     page = merchant.get("addon.settings").text
     assert "Needs attention" in page and "iContact rejected it" in page
     assert "Updates are on hold, nothing is lost" in page
+
+
+def test_the_alarms_tab_says_where_alarms_go_and_that_none_were_sent(merchant):
+    page = merchant.get("addon.alarms").text
+    assert 'aria-current="page">Alarms' in page
+    assert "Alarms are emailed to alice@acme.test." in page
+    assert "at most once every 4 hours" in page
+    assert "No alarms yet" in page and "Send a test alarm" in page
+    assert "alert service" not in page  # no alarm webhook in the demo
+
+
+def test_a_test_alarm_without_javascript_posts_and_comes_back_with_its_outcome(merchant, client):
+    answer = merchant.post("addon.test_alarm", htmx=False)
+    assert answer.status_code == 303 and answer.headers["Location"] == "/integrations/alarms"
+    page = client.get("/integrations/alarms").text
+    assert "Test alarm sent: see how it went below." in page
+    assert "[Integrations]" not in page  # the subject without the email's prefix
+    assert "Test alarm" in page and "Email: sent to alice@acme.test" in page
+    outbox = client.get("/merchant/outbox").text
+    assert "[Integrations] Test alarm" in outbox and "This is a test alarm" in outbox
+
+
+def test_a_test_alarm_with_htmx_answers_the_tab(merchant):
+    answer = merchant.post("addon.test_alarm")
+    assert answer.status_code == 200 and answer.headers["HX-Retarget"] == "#addon-screen"
+    assert answer.text.lstrip().startswith('<div id="addon-screen"')
+    assert "Email: sent to alice@acme.test" in answer.text
+
+
+def test_a_test_alarm_with_every_channel_off_says_nothing_was_sent(merchant, app):
+    configure(app, ADDON_ALARM_EMAIL=False)
+    answer = merchant.post("addon.test_alarm")
+    assert "Nothing was sent: every alarm channel is turned off" in answer.text
+    assert "Email alarms are turned off on this store." in answer.text
+
+
+def test_the_test_alarm_needs_the_csrf_token(merchant):
+    assert merchant.post("addon.test_alarm", csrf=False).status_code == 400
+
+
+def test_another_merchant_sees_only_their_own_alarms(merchant, client):
+    merchant.post("addon.test_alarm")
+    with client.session_transaction() as session:  # Bob signs in on the same browser
+        session["marketplace"] = "bolt"
+    page = merchant.get("addon.alarms").text
+    assert "No alarms yet" in page and "bob@bolt.test" in page
+    assert "[Integrations] Test alarm" not in client.get("/merchant/outbox").text

@@ -1,5 +1,5 @@
 """The sweep, which re-enqueues work that waited too long, and the worker-side timer that runs
-it every ``ADDON_SWEEP_INTERVAL`` seconds.
+it (and the alarm check, :mod:`.alarms`) every ``ADDON_SWEEP_INTERVAL`` seconds.
 
 Every worker runs one, but a Redis key lets only one sweep happen per interval across all of
 them; a sweep only re-enqueues idempotent jobs, so an extra one would do no harm anyway. A job
@@ -20,6 +20,7 @@ from sqlalchemy import select
 from ..state import context
 from ..store.models import Event
 from . import outages
+from .alarms import check_alarms_once
 from .context import Context
 from .leases import integration_ids_with_due_work
 from .queue import enqueue_drain, enqueue_expand, redis_key
@@ -119,6 +120,10 @@ def start_sweeper(app: Flask) -> threading.Event:
                     log.info("sweep: %s", summary)
             except Exception:  # a failed sweep must not kill the worker; the next one retries
                 log.exception("sweep failed")
+            try:  # after the sweep, on its own: an alarm that cannot go out stops no sweep
+                check_alarms_once(app)
+            except Exception:
+                log.exception("alarm check failed")
 
     threading.Thread(target=loop, name="addon-sweeper", daemon=True).start()
     return stop

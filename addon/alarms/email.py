@@ -1,0 +1,49 @@
+"""Alarm emails, through Flask-Mail and the host's ``MAIL_*`` settings (server, port, TLS,
+credentials, default sender)."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+
+from flask import Flask, current_app
+from flask_mail import Mail, Message
+
+from ..settings import Settings
+from . import OFF
+
+log = logging.getLogger("addon.alarms")
+
+
+def init_mail(app: Flask, settings: Settings) -> None:
+    """Set Flask-Mail up from the app's ``MAIL_*`` settings, unless the host did already (then
+    the alarms use the host's)."""
+    if settings.alarm_email and "mail" not in app.extensions:
+        Mail(app)
+
+
+def send_email(
+    settings: Settings, recipients: list[str | tuple[str, str]], subject: str, body: str
+) -> str:
+    """Email ``body`` to ``recipients``, inside an app context.
+
+    Returns:
+        What happened, in words: ``off``, ``sent to ...`` or ``not sent: why``.
+    """
+    if not settings.alarm_email:
+        return OFF
+    if not recipients:
+        return "not sent: no email address is set up for alarms"
+    mail = current_app.extensions.get("mail")
+    if mail is None:
+        return "not sent: email is not set up on this storefront"
+    sender = settings.alarm_email_sender or mail.default_sender
+    if not sender:
+        return "not sent: no sender address (MAIL_DEFAULT_SENDER) is set up"
+    message = Message(subject=subject, recipients=list(recipients), body=body, sender=sender)
+    try:
+        mail.send(message)
+    except (OSError, smtplib.SMTPException) as exc:
+        log.warning("alarm email to %s not sent: %s", recipients, exc)
+        return f"not sent: the mail server did not take it ({type(exc).__name__})"
+    return "sent to " + ", ".join(str(address) for address in recipients)
