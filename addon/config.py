@@ -22,9 +22,8 @@ ADDON_ICONTACT_APP_ID = "addon-icontact-app"
 ADDON_ICONTACT_REGISTER_URL = "https://app.icontact.com/icp/core/externallogin"
 #: The merchant's iContact allowance, shared by every worker through Redis.
 ADDON_ICONTACT_CALLS_PER_MINUTE = 60
-#: Contact lookups one worker runs at the same time. A lookup over a real network waits ~50 ms,
-#: so 32 in flight let one worker look up ~600 new customers a second (8 managed ~150, and a
-#: burst of new customers queued behind them); the shared limiter still paces every call.
+#: Contact lookups one worker runs at the same time. A lookup mostly waits on the network, so
+#: many in flight keep a burst of new customers moving; the shared limiter still paces every call.
 ADDON_ICONTACT_CONCURRENCY = 32
 #: Seconds before one iContact API call gives up (connect, read).
 ADDON_ICONTACT_TIMEOUT = (5.0, 20.0)

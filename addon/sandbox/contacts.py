@@ -152,8 +152,8 @@ def listed_contact_ids(account: Account) -> set[str]:
 
 def _select(account: Account, status: str | None, email: str | None = None) -> list[dict]:
     if email and "*" not in email:
-        # The service looks an email up by index; so does the simulator (else it would be the
-        # slowest part of every benchmark). The query still filters these candidates.
+        # The service looks an email up by index; so does the simulator, or a search by email
+        # would walk every contact. The query still filters these candidates.
         found = account.emails.get(email.lower())
         records = [account.contacts[found]] if found in account.contacts else []
     else:

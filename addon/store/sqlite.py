@@ -1,9 +1,9 @@
 """SQLite writers that queue for the write lock instead of sleeping for it.
 
 SQLite lets one connection write at a time. A connection that finds the lock taken sleeps in
-growing steps (1, 2, 5, 10 … 100 ms) before it looks again, so with two worker processes
-writing in turn, each spends much of its time asleep after the lock was already free: two
-workers ran barely faster than one. :class:`QueuedWriterConnection` takes an advisory file
+growing steps (up to a tenth of a second) before it looks again, so with two worker processes
+writing in turn, each spends much of its time asleep after the lock was already free.
+:class:`QueuedWriterConnection` takes an advisory file
 lock beside the database before its first write and drops it when the transaction ends; a
 writer waiting for it retries every millisecond, so the lock changes hands as soon as it is
 free. Connections that don't use it (another program, the ``sqlite3`` shell) still meet
