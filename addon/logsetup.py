@@ -45,7 +45,7 @@ def bind_event(event_id: str | None, marketplace_id: str | None = None) -> Itera
         event_id: the storefront's event id (``Event.event_id``), not the database key.
         marketplace_id: the event's marketplace; kept from an outer binding when None.
     """
-    outer_event, outer_marketplace = _bound.get()
+    _, outer_marketplace = _bound.get()
     token = _bound.set(
         (
             None if event_id is None else str(event_id),
