@@ -32,8 +32,8 @@ lint: $(VENV)/.installed
 
 # The public face (what a host imports and calls) is held to --strict; the rest of the package
 # is read for its types only (follow-imports=silent), and checked by the first call.
-FACADE := addon/__init__.py addon/extension.py addon/hooks.py addon/results.py addon/settings.py \
-	addon/errors.py addon/state.py
+FACADE := addon/__init__.py addon/extension.py addon/hooks.py addon/operations.py addon/results.py \
+	addon/settings.py addon/errors.py addon/state.py
 
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy addon
