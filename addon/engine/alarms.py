@@ -42,8 +42,8 @@ SUBJECTS = {
 }
 SUBJECT_PREFIX = "[Integrations] "
 TEST_MESSAGE = (
-    "This is a test alarm, sent from the Alarms tab. It reached you, so alarms about your "
-    "integrations will too."
+    "This is a test alarm, sent from the Alarms tab. If you can read it, alarms about your "
+    "integrations reach you too."
 )
 
 
