@@ -18,6 +18,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from flask import Flask, redirect, render_template, request
@@ -27,6 +28,7 @@ from redis import Redis
 from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from addon.engine.alarms import TEST_MESSAGE, send_test_alarm
 from addon.sandbox.server import serve_in_thread
 from addon.store.models import Event
 from addon.web.webhooks import sign
@@ -36,6 +38,7 @@ GUIDE = Path(__file__).resolve().parent.parent / "docs" / "mounting.md"
 HOST_TEMPLATES = Path(__file__).resolve().parent / "host_templates"
 PREFIX = "/shop/integrations"
 WEBHOOK_SECRET = "host-webhook-secret"
+ALARM_SECRET = "host-alarm-secret"
 
 
 def guide_blocks() -> dict[str, str]:
@@ -86,6 +89,11 @@ def build_host(config: dict[str, Any]) -> Host:
         email: Mapped[str] = mapped_column(String(254))
         product: Mapped[Product] = relationship()
 
+    paged: list[tuple[str, str, str]] = []
+
+    def page_the_shop(marketplace_id: str, subject: str, message: str) -> None:
+        paged.append((marketplace_id, subject, message))
+
     app = Flask("host_shop", template_folder=str(HOST_TEMPLATES))
     app.config.update(config)
     db.init_app(app)
@@ -114,10 +122,20 @@ def build_host(config: dict[str, Any]) -> Host:
         "Shop": Shop,
         "Product": Product,
         "Order": Order,
+        "User": User,
         "take_payment": take_payment,
+        "page_the_shop": page_the_shop,
+        "paged": paged,
     }
     blocks = guide_blocks()
-    for name in ("mount", "flask-migrate", "checkout", "known-marketplace"):
+    for name in (
+        "mount",
+        "flask-migrate",
+        "checkout",
+        "known-marketplace",
+        "alarm-recipients",
+        "alarm-webhook",
+    ):
         exec(compile(blocks[name], f"{GUIDE}#{name}", "exec"), guide)
 
     with app.app_context():
@@ -150,6 +168,10 @@ def host(database_uri, redis_url, icontact):
             "ADDON_ICONTACT_APP_ID": APP_ID,
             "ADDON_ENCRYPTION_KEY": "qkVb3v1dQG0Zq2kqkmS1XqGm0hQmM7V0Q2Yb6J3e2rA=",
             "ADDON_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "ADDON_ALARM_WEBHOOK_URL": "http://127.0.0.1:9/hooks/addon-alarms",
+            "ADDON_ALARM_WEBHOOK_SECRET": ALARM_SECRET,
+            "MAIL_SUPPRESS_SEND": True,
+            "MAIL_DEFAULT_SENDER": "alarms@shop.example",
         }
     )
     with host.app.app_context():
@@ -301,6 +323,34 @@ def test_the_guides_curl_and_openssl_example_is_accepted(host):
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"id": "order-1001"}
     assert stored_event_ids(host) == ["order-1001"]
+
+
+# -- alarms -------------------------------------------------------------------------------
+
+
+def test_alarms_are_emailed_to_the_shops_owners_and_posted_to_the_guides_route(host):
+    """The guide's hook names the shop's owners; its route checks the signature and pages."""
+    app = host.app
+    client = app.test_client()
+
+    def post(url, data, headers, timeout, allow_redirects):  # the add-on's post, to the route
+        return client.post(url.removeprefix("http://127.0.0.1:9"), data=data, headers=headers)
+
+    with app.app_context(), patch("addon.alarms.webhook.requests.post", post):
+        assert host.engine.alarm_addresses("acme") == ["olivia@acme.test"]  # not staff
+        state = host.engine.state()
+        with app.extensions["mail"].record_messages() as outbox:
+            channels = send_test_alarm(state.context, host.engine, "acme").channels
+    assert [m.recipients for m in outbox] == [["olivia@acme.test"]]
+    assert channels == {"email": "sent to olivia@acme.test", "webhook": "delivered (204)"}
+    assert host.guide["paged"] == [("acme", "Test alarm", TEST_MESSAGE)]
+    # A forged alarm is refused by the guide's route.
+    forged = client.post(
+        "/hooks/addon-alarms",
+        data=b'{"marketplace_id": "acme", "alarms": []}',
+        headers={"X-Addon-Signature": sign(b"{}", ALARM_SECRET)},
+    )
+    assert forged.status_code == 400
 
 
 # -- to iContact and into the log -----------------------------------------------------------
