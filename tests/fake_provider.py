@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from addon.providers import (
+    MEMBER,
+    OPTED_OUT,
     Action,
     BatchResult,
     CredentialField,
+    Membership,
     NotFound,
     Outcome,
     Provider,
@@ -33,6 +36,8 @@ class PostboxAccount:
 
     lists: dict[str, str] = field(default_factory=lambda: {"L1": "Buyers", "L2": "Refunds"})
     members: dict[str, set[str]] = field(default_factory=dict)
+    #: Per list, the people who unsubscribed themselves.
+    opted_out: dict[str, set[str]] = field(default_factory=dict)
     #: ``(action, list_id, email)`` per action applied.
     received: list[tuple[str, str, str]] = field(default_factory=list)
     #: The throttle each client was made with (the engine's pacing of this provider).
@@ -88,6 +93,17 @@ def _apply(
     return BatchResult(outcomes=dict(outcomes), learned={a.email_key: a.email_key for a in actions})
 
 
+def _read_members(client: PostboxClient, list_ids, emails) -> Membership:
+    client._check()
+    wanted = {email.lower() for email in emails}
+    lists = {}
+    for list_id in list_ids:
+        held = {e: MEMBER for e in client.account.members.get(list_id, set()) & wanted}
+        held.update({e: OPTED_OUT for e in client.account.opted_out.get(list_id, set()) & wanted})
+        lists[list_id] = held
+    return Membership(lists, calls=len(lists))
+
+
 def postbox(account: PostboxAccount, calls_per_minute: int = 600) -> Provider:
     """The Postbox provider over ``account``."""
 
@@ -127,4 +143,5 @@ def postbox(account: PostboxAccount, calls_per_minute: int = 600) -> Provider:
             SetupStep("Open", link=("your Postbox keys", KEYS_URL), after="and make a key."),
             SetupStep("Give it this name:", copy="storefront", copy_name="the key name"),
         ],
+        read_members=_read_members,
     )

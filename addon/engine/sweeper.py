@@ -23,6 +23,7 @@ from . import outages
 from .alarms import check_alarms_once
 from .context import Context
 from .leases import integration_ids_with_due_work
+from .nightly import run_nightly_if_due
 from .queue import enqueue_drain, enqueue_expand, redis_key
 
 log = logging.getLogger("addon.sweeper")
@@ -104,7 +105,10 @@ def sweep_once(app: Flask) -> str | None:
         except RedisError as exc:
             log.warning("sweep skipped, Redis unavailable: %s", exc)
             return None
-        return sweep()
+        summary = sweep()
+        # The nightly checks and pruning ride on this timer (see nightly.py for why).
+        nightly = run_nightly_if_due(app_state.context)
+        return summary if nightly is None else f"{summary}; nightly: {nightly}"
 
 
 def start_sweeper(app: Flask) -> threading.Event:

@@ -70,10 +70,14 @@ def triggers_for(event_type: str) -> tuple[str, ...]:
     return (event_type, *_EXTRA_TRIGGERS.get(event_type, ()))
 
 
+#: What the log calls the work that no storefront event fired (issue 16).
+OTHER_TITLES = {"reconcile": "Fix after a check"}
+
+
 def title(name: str) -> str:
     """Human title of a trigger name, or the name itself when unknown."""
     trigger = BY_NAME.get(name)
-    return trigger.title if trigger else name
+    return trigger.title if trigger else OTHER_TITLES.get(name, name)
 
 
 ACTIONS = {"add": "Add Subscriber to List", "remove": "Remove Subscriber from List"}

@@ -14,10 +14,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .base import (
     DEFAULT_CREDENTIALS,
+    MEMBER,
+    OPTED_OUT,
     Action,
     BatchResult,
     CredentialField,
     InvalidData,
+    Membership,
     NotFound,
     Outcome,
     ProviderError,
@@ -82,6 +85,9 @@ class Provider:
     setup_title: str = ""
     #: How to let the add-on in, step by step, before typing the credentials (none: no list).
     setup_steps: Callable[[Settings], Sequence[SetupStep]] = lambda settings: ()
+    #: Reads who of some customers is on some lists, for a check against the provider:
+    #: ``(client, list_ids, emails) -> Membership``. None: the provider cannot be checked.
+    read_members: Callable[..., Membership] | None = None
 
 
 #: The providers by name. Use :func:`register` to add one.
@@ -129,11 +135,14 @@ def get_provider(name: str) -> Provider:
 from . import icontact as _icontact  # noqa: E402, F401
 
 __all__ = [
+    "MEMBER",
+    "OPTED_OUT",
     "PROVIDERS",
     "Action",
     "BatchResult",
     "CredentialField",
     "InvalidData",
+    "Membership",
     "NotFound",
     "Outcome",
     "Provider",

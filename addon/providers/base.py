@@ -109,6 +109,24 @@ class Action:
         return self.customer["email"].lower()
 
 
+#: A customer's standing on a list, as :class:`Membership` reports it: on the list (subscribed,
+#: or waiting to confirm), or opted out (unsubscribed themselves, or asked not to be contacted).
+#: A customer not on the list at all is absent from it.
+MEMBER, OPTED_OUT = "member", "opted_out"
+
+
+@dataclass
+class Membership:
+    """What the provider holds for some customers on some lists.
+
+    ``lists`` maps each list id to ``{email_key: MEMBER | OPTED_OUT}``; ``calls`` is how
+    many API calls reading it took.
+    """
+
+    lists: dict[str, dict[str, str]] = field(default_factory=dict)
+    calls: int = 0
+
+
 @dataclass
 class BatchResult:
     """Per-action outcomes (an ``Outcome`` or the ``ProviderError`` it failed with), plus what

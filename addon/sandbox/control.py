@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort
 
-from . import consent
+from . import by_hand, consent
 from .bodies import read_object
 from .context import sandbox_state
 from .records import CONTACT_STATUSES, subscription_view
@@ -124,6 +124,31 @@ def unsubscribe() -> Response:
     except consent.NotFoundError as error:
         return error_response(404, str(error))
     return _subscription_answer(record)
+
+
+@bp.post("/remove-by-hand")
+def remove_by_hand() -> Response:
+    """The account owner takes a contact off a list in iContact's screens (the subscription
+    is deleted; nobody opted out): ``{list_id, contact_id | email}``."""
+    list_id, contact_id, email = _person_and_list(read_object())
+    try:
+        record = by_hand.removes_by_hand(sandbox_state(), list_id, contact_id, email=email)
+    except consent.NotFoundError as error:
+        return error_response(404, str(error))
+    return json_response({"removed": subscription_view(record)})
+
+
+@bp.post("/add-by-hand")
+def add_by_hand() -> Response:
+    """The account owner puts someone on a list by hand: ``{list_id, email}``."""
+    body = read_object()
+    try:
+        record = by_hand.adds_by_hand(
+            sandbox_state(), _required(body, "list_id"), _required(body, "email")
+        )
+    except consent.NotFoundError as error:
+        return error_response(404, str(error))
+    return json_response({"subscription": subscription_view(record)})
 
 
 @bp.post("/confirm")

@@ -9,7 +9,7 @@ import urllib3
 
 from .. import CredentialField, Provider, SetupStep, register
 from ..base import Throttle
-from . import batch, client
+from . import batch, client, members
 
 if TYPE_CHECKING:
     from ...settings import Settings
@@ -95,5 +95,6 @@ PROVIDER = register(
         credentials=CREDENTIALS,
         setup_title="Let us into your iContact account",
         setup_steps=_setup_steps,
+        read_members=members.read_members,
     )
 )

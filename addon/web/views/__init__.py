@@ -3,14 +3,15 @@
 ``register(bp)`` adds them to the add-on's blueprint. Each module is one tab or concern:
 ``paths`` (the URL converters of ids), ``guard`` (whose marketplace, CSRF, headers,
 errors), ``htmx`` (fragment helpers), ``integrations`` (Integration Setup), ``rules`` (Global
-Rules, a product's tab), ``rule_wizard``, ``logs`` and ``alarms`` (integrations' health, alarms).
+Rules, a product's tab), ``rule_wizard``, ``logs``, ``alarms`` (integrations' health, alarms)
+and ``reconcile`` (Check against iContact).
 """
 
 from __future__ import annotations
 
 from flask import Blueprint
 
-from . import alarms, guard, integrations, logs, paths, rule_wizard, rules
+from . import alarms, guard, integrations, logs, paths, reconcile, rule_wizard, rules
 
 
 def register(bp: Blueprint) -> None:
@@ -21,3 +22,4 @@ def register(bp: Blueprint) -> None:
     rule_wizard.register(bp)
     logs.register(bp)
     alarms.register(bp)
+    reconcile.register(bp)

@@ -1,0 +1,291 @@
+"""A check of an integration against its provider, and the fixing of what it found.
+
+The membership the rules imply is worked out from the marketplace's stored events, replayed
+through today's rules in order (:mod:`replay`), and set beside what the provider holds for
+those customers. A difference is *missing* (the rules put the customer on the list, the
+provider has them on no list), *extra* (on the list, though the rules leave them off) or
+*opted out* (the rules would put them on, but they unsubscribed: shown, never touched).
+
+*Fix* turns the missing and extra ones into ordinary deliveries with the cause ``reconcile``:
+one stored event each (so a second click, or a second worker, writes nothing twice), applied
+by the drains in per-customer order through the shared limiter, and past the consent guard
+like any other delivery.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import IntegrationError
+from ..providers import MEMBER, OPTED_OUT, ProviderError, get_provider
+from ..state import context
+from ..store.models import (
+    CONNECTED,
+    PENDING,
+    RECONCILE,
+    Check,
+    Delivery,
+    Event,
+    Integration,
+    table_of,
+)
+from .context import Context
+from .expansion import delivery_row
+from .integrations import client_for
+from .queue import enqueue_drain, safe_enqueue
+from .replay import implied_membership, integration_rules
+
+log = logging.getLogger("addon.reconcile")
+
+MISSING, EXTRA = "missing", "extra"
+#: What each kind of difference is called on the screen, in the order it shows them.
+KINDS = {MISSING: "Missing", EXTRA: "Extra", OPTED_OUT: "Opted out"}
+#: Checks kept per integration (the screens show the last one).
+KEEP_CHECKS = 3
+#: A check still "running" after this long lost its worker: another may start.
+STALE_SECONDS = 3600
+#: Trigger and event type of a fix's delivery and event.
+FIX = "reconcile"
+
+
+def latest_check(ctx: Context, integration_id: int) -> Check | None:
+    """The integration's newest check, running or finished."""
+    return ctx.session.scalar(
+        select(Check)
+        .where(Check.integration_id == integration_id)
+        .order_by(Check.started_at.desc(), Check.id.desc())
+        .limit(1)
+    )
+
+
+def is_running(ctx: Context, check: Check | None) -> bool:
+    """Whether ``check`` is under way (and not abandoned by a worker that died)."""
+    if check is None or check.status != "running":
+        return False
+    return ctx.clock.now() - check.started_at < dt.timedelta(seconds=STALE_SECONDS)
+
+
+def start_check(ctx: Context, integration: Integration, started_by: str = "merchant") -> Check:
+    """Record a check and have a worker run it (here and now when there is no queue).
+
+    Returns:
+        The check; one already running is returned instead of starting a second.
+    """
+    running = latest_check(ctx, integration.id)
+    if is_running(ctx, running):
+        assert running is not None
+        return running
+    check = Check(
+        integration_id=integration.id,
+        marketplace_id=integration.marketplace_id,
+        status="running",
+        started_by=started_by,
+        started_at=ctx.clock.now(),
+        message="",
+    )
+    ctx.session.add(check)
+    ctx.session.commit()
+    job = safe_enqueue(
+        ctx.queue,
+        "addon.engine.reconcile.run_check",
+        check.id,
+        description=f"addon: check integration #{integration.id} against its provider",
+    )
+    if job is None:
+        perform_check(ctx, check)
+    return check
+
+
+def enqueue_check(ctx: Context, integration_id: int, started_by: str = "schedule") -> None:
+    """Start a check of the integration, if it still exists and is connected."""
+    integration = ctx.session.get(Integration, integration_id)
+    if integration is not None and integration.status == CONNECTED:
+        start_check(ctx, integration, started_by)
+
+
+def run_check(check_id: int) -> str:
+    """RQ job: run a recorded check."""
+    ctx = context()
+    check = ctx.session.get(Check, check_id)
+    if check is None or check.status != "running":
+        return "nothing to check"
+    perform_check(ctx, check)
+    return f"{check.missing} missing, {check.extra} extra, {check.opted_out} opted out"
+
+
+def perform_check(ctx: Context, check: Check) -> Check:
+    """Compare what the rules imply with what the provider holds, and record the differences."""
+    db = ctx.session
+    integration = db.get(Integration, check.integration_id)
+    try:
+        if integration is None:
+            raise IntegrationError("The integration was deleted")
+        provider = get_provider(integration.provider)
+        if provider.read_members is None:
+            raise IntegrationError(f"{provider.display_name} cannot be checked")
+        implied = implied_membership(ctx, integration)
+        in_flight = _in_flight(ctx, integration.id)
+        db.commit()  # no snapshot held through the provider's calls
+        client = client_for(ctx, integration, max_wait=None)
+        held = provider.read_members(client, list(implied.lists), list(implied.customers))
+    except (ProviderError, IntegrationError) as exc:
+        db.rollback()
+        check.status, check.message = "failed", str(exc)
+        check.finished_at = ctx.clock.now()
+        db.commit()
+        return check
+    differences: list[dict[str, Any]] = []
+    for list_id, (list_name, members) in implied.lists.items():
+        on_list = held.lists.get(list_id, {})
+        for email_key, customer in implied.customers.items():
+            if (list_id, email_key) in in_flight:
+                continue  # work under way will settle it
+            rule_id = members.get(email_key)
+            standing = on_list.get(email_key)
+            if rule_id is not None and standing is None:
+                kind = MISSING
+            elif rule_id is not None and standing == OPTED_OUT:
+                kind = OPTED_OUT
+            elif rule_id is None and standing == MEMBER:
+                kind = EXTRA
+            else:
+                continue
+            differences.append(
+                {
+                    "list_id": list_id,
+                    "list_name": list_name,
+                    "email": customer["email"],
+                    "customer": customer,
+                    "kind": kind,
+                    "rule_id": rule_id if rule_id is not None else implied.any_rule[list_id],
+                }
+            )
+    order = list(KINDS)
+    differences.sort(key=lambda d: (d["list_name"], order.index(d["kind"]), d["email"].lower()))
+    check.differences = differences
+    check.customers = len(implied.customers)
+    check.missing = sum(d["kind"] == MISSING for d in differences)
+    check.extra = sum(d["kind"] == EXTRA for d in differences)
+    check.opted_out = sum(d["kind"] == OPTED_OUT for d in differences)
+    check.calls = held.calls
+    check.status, check.finished_at = "done", ctx.clock.now()
+    db.commit()
+    _forget_old_checks(ctx, check.integration_id)
+    log.info(
+        "check of integration %s: %d missing, %d extra, %d opted out, %d call(s)",
+        check.integration_id,
+        check.missing,
+        check.extra,
+        check.opted_out,
+        check.calls,
+    )
+    return check
+
+
+def fixable(check: Check) -> list[dict]:
+    """The differences *Fix* applies: missing and extra, never opted out."""
+    return [d for d in check.differences or [] if d["kind"] in (MISSING, EXTRA)]
+
+
+def fix_check(ctx: Context, check: Check) -> int:
+    """Queue the fixable differences as deliveries with the cause ``reconcile``.
+
+    Returns:
+        How many were queued (0 when this check's fixes were queued already).
+    """
+    db = ctx.session
+    todo = fixable(check)
+    if check.fixed_at is not None or check.status != "done" or not todo:
+        return 0
+    integration = db.get(Integration, check.integration_id)
+    if integration is None:
+        return 0
+    rules = {rule.id: rule for rule in integration_rules(ctx, integration)}
+    now = ctx.clock.now()
+    pairs = []
+    for difference in todo:
+        rule = rules.get(difference["rule_id"])
+        if rule is None:
+            continue  # its rule was deleted since the check: the next check says what to do
+        email = difference["email"]
+        event = Event(
+            marketplace_id=check.marketplace_id,
+            event_id=_fix_id(check, difference["list_id"], email),
+            type=FIX,
+            product_id=None,
+            prospect_id=None,
+            email_key=email.lower(),
+            payload={"customer": difference["customer"]},
+            created_at=now,
+            # Made only to carry this fix: no rule is matched against it.
+            expanded_at=now,
+            cause=RECONCILE,
+        )
+        pairs.append((event, rule, difference))
+    try:
+        db.add_all([event for event, _rule, _d in pairs])
+        db.flush()
+    except IntegrityError:  # another request queued them a moment ago
+        db.rollback()
+        return 0
+    rows = []
+    for event, rule, difference in pairs:
+        row = delivery_row(ctx, event, rule, FIX, cause=RECONCILE)
+        row.update(
+            action="add" if difference["kind"] == MISSING else "remove",
+            list_id=difference["list_id"],
+            list_name=difference["list_name"],
+            # An extra customer is on the list by no rule's doing.
+            rule_id=rule.id if difference["kind"] == MISSING else None,
+            message="queued: fix after a check",
+        )
+        rows.append(row)
+    if rows:
+        db.execute(insert(table_of(Delivery)), rows)
+    check.fixed_at, check.fixed = now, len(rows)
+    db.commit()
+    enqueue_drain(ctx.queue, integration.id)
+    return len(rows)
+
+
+def fixes_pending(ctx: Context, integration_id: int) -> int:
+    """How many fixes of the integration are still waiting to be applied."""
+    query = select(func.count()).where(
+        Delivery.integration_id == integration_id,
+        Delivery.status == PENDING,
+        Delivery.cause == RECONCILE,
+    )
+    return ctx.session.scalar(query) or 0
+
+
+def _fix_id(check: Check, list_id: str, email: str) -> str:
+    # Within the 64 characters of an event id, whatever the email's length.
+    digest = hashlib.sha1(f"{list_id}:{email.lower()}".encode()).hexdigest()[:24]
+    return f"fix-{check.id}-{digest}"
+
+
+def _in_flight(ctx: Context, integration_id: int) -> set[tuple[str, str]]:
+    """(list, customer) pairs with work still pending: the provider may not show it yet."""
+    query = select(Delivery.list_id, Delivery.email_key).where(
+        Delivery.integration_id == integration_id, Delivery.status == PENDING
+    )
+    return {(list_id, email_key) for list_id, email_key in ctx.session.execute(query)}
+
+
+def _forget_old_checks(ctx: Context, integration_id: int) -> None:
+    db = ctx.session
+    keep = select(Check.id).where(Check.integration_id == integration_id)
+    keep = keep.order_by(Check.started_at.desc(), Check.id.desc()).limit(KEEP_CHECKS)
+    kept = list(db.scalars(keep))
+    db.execute(
+        delete(Check)
+        .where(Check.integration_id == integration_id, Check.id.not_in(kept))
+        .execution_options(synchronize_session=False)
+    )
+    db.commit()
