@@ -213,7 +213,13 @@ def _register_storefront(app: Flask, engine: IntegrationEngine) -> None:
     @app.context_processor
     def storefront_context():
         key = session.get("marketplace")
-        return {"marketplace": MARKETPLACES.get(key or ""), "marketplace_id": key}
+        known = key in MARKETPLACES
+        return {
+            "marketplace": MARKETPLACES.get(key or ""),
+            "marketplace_id": key,
+            # The integrations that need the merchant, counted on the bar's Integrations link.
+            "needing_attention": engine.needing_attention(key) if known else 0,
+        }
 
     @app.get("/favicon.ico")
     def favicon():

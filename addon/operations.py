@@ -1,6 +1,6 @@
-"""What a host calls on the engine once it is registered: ``connect``, ``add_rule``, ``emit``
-and ``logs``. They take plain values and hand back an event id or frozen records
-(:mod:`addon.results`), never database rows."""
+"""What a host calls on the engine once it is registered: ``connect``, ``add_rule``, ``emit``,
+``logs`` and ``needing_attention``. They take plain values and hand back an event id, a count
+or frozen records (:mod:`addon.results`), never database rows."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .engine import integrations, logs, outbox, rules
+from .engine.integration_health import marketplace_health
 from .results import ConnectedIntegration, IntegrationRule, LogEntry
 
 if TYPE_CHECKING:
@@ -210,3 +211,17 @@ class EngineOperations:
             date_to=date_to,
         )
         return logs.with_detail(rows)
+
+    def needing_attention(self, marketplace_id: str | int) -> int:
+        """How many of the marketplace's integrations need their merchant now (credentials
+        rejected, updates stuck, or failing): a count to show on your own link to the
+        Integrations screens, as the add-on's own tab does.
+
+        Args:
+            marketplace_id: the merchant's marketplace.
+
+        Returns:
+            The number of integrations; 0 when all is well.
+        """
+        health = marketplace_health(self.state().context, str(marketplace_id))
+        return sum(state.needs_you for state in health.values())

@@ -181,7 +181,7 @@ def test_no_sender_is_recorded_not_raised(app, engine, integration, clock, outbo
     app.extensions["mail"].default_sender = None
     reject_credentials(engine, integration.id)
     [(_, _, channels)] = check(app)
-    assert channels["email"] == "not sent: no sender address (MAIL_DEFAULT_SENDER) is set up"
+    assert channels["email"] == "not sent: email is not set up on this store (no sender address)"
 
 
 def test_the_webhook_is_signed_over_the_body_with_a_timestamp(
@@ -215,7 +215,7 @@ def test_a_webhook_that_fails_is_recorded_and_the_email_still_goes(
     [(_, _, channels)] = check(app)
     assert channels == {
         "email": "sent to alice@acme.test",
-        "webhook": "not delivered: the address could not be reached (ConnectionError)",
+        "webhook": "not delivered: the store's alert service could not be reached",
     }
     assert len(outbox) == 1
 
@@ -224,7 +224,9 @@ def test_a_webhook_that_answers_an_error_is_recorded(app, engine, integration, c
     receiver.status = 500
     reject_credentials(engine, integration.id)
     [(_, _, channels)] = check(app)
-    assert channels["webhook"] == "not delivered: the address answered 500"
+    assert channels["webhook"] == (
+        "not delivered: the store's alert service answered with an error (500)"
+    )
 
 
 def test_a_hook_that_raises_never_crashes_the_check(app, engine, integration, clock, receiver):
@@ -234,7 +236,7 @@ def test_a_hook_that_raises_never_crashes_the_check(app, engine, integration, cl
     engine.alarm_recipients_callback = broken
     reject_credentials(engine, integration.id)
     [(_, _, channels)] = check(app)
-    assert channels["email"].startswith("not sent: an unexpected error")
+    assert channels["email"] == "not sent: something went wrong on our side"
     assert channels["webhook"] == "delivered (200)"
 
 

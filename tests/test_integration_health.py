@@ -218,3 +218,13 @@ def test_held_work_of_rejected_credentials_is_needs_attention_not_stuck(
 def test_a_percent_outside_1_to_100_stops_the_start(app):
     with pytest.raises(ValueError, match="ADDON_FAILING_PERCENT=0: expected a whole number from"):
         configure(app, ADDON_FAILING_PERCENT=0)
+
+
+def test_the_host_can_count_what_needs_the_merchant_for_its_own_link(
+    app, engine, integration, clock
+):
+    with app.app_context():
+        assert engine.needing_attention("acme") == 0
+        add_delivery(engine, integration.id, PENDING, due_at=NOW - dt.timedelta(hours=1))
+        assert engine.needing_attention("acme") == 1
+        assert engine.needing_attention("bolt") == 0

@@ -24,6 +24,7 @@ def test_each_row_shows_its_state_last_update_and_failure_ratio(
     assert "25% failed in the last 24 hours (1 of 4)" in page
     assert 'Last update sent <time datetime="2026-12-04T10:00:00Z">' in page
     assert 'id="addon-attention-count"' not in page  # some failures only inform
+    assert "demo-count" not in page
 
 
 def test_the_setup_tab_counts_the_integrations_that_need_the_merchant(
@@ -33,8 +34,9 @@ def test_the_setup_tab_counts_the_integrations_that_need_the_merchant(
     page = merchant.get("addon.settings").text
     assert 'data-health="stuck"' in page and "the oldest has waited 20 minutes" in page
     assert 'id="addon-attention-count"' in page and "1 needs your attention" in page
-    # Every tab shows the count, not only Integration Setup.
+    # Every tab shows the count, not only Integration Setup; so does the demo's own bar.
     assert "1 needs your attention" in merchant.get("addon.logs").text
+    assert '<span class="demo-count">1<' in merchant.client.get("/merchant").text
 
 
 def test_needs_attention_says_what_the_provider_said_and_what_to_do(

@@ -51,8 +51,10 @@ def post_alarm(
         )
     except requests.RequestException as exc:
         log.warning("alarm webhook not delivered: %s", exc)
-        return f"not delivered: the address could not be reached ({type(exc).__name__})"
+        return "not delivered: the store's alert service could not be reached"
     if 200 <= response.status_code < 300:
         return f"delivered ({response.status_code})"
     log.warning("alarm webhook answered %s", response.status_code)
-    return f"not delivered: the address answered {response.status_code}"
+    return (
+        f"not delivered: the store's alert service answered with an error ({response.status_code})"
+    )

@@ -162,14 +162,14 @@ def deliver(ctx: Context, hooks: HostHooks, marketplace_id: str, alarms: list[Al
         outcomes["email"] = send_email(settings, recipients, *email_of(ctx, alarms))
     except Exception:  # a host hook or a mail library that raised: the others still go
         log.exception("alarm email of marketplace %s failed", marketplace_id)
-        outcomes["email"] = "not sent: an unexpected error (see the storefront's log)"
+        outcomes["email"] = "not sent: something went wrong on our side"
     try:
         now = ctx.clock.now()
         payload = payload_of(marketplace_id, alarms, now)
         outcomes["webhook"] = post_alarm(settings, payload, calendar.timegm(now.timetuple()))
     except Exception:
         log.exception("alarm webhook of marketplace %s failed", marketplace_id)
-        outcomes["webhook"] = "not delivered: an unexpected error (see the storefront's log)"
+        outcomes["webhook"] = "not delivered: something went wrong on our side"
     for alarm in alarms:
         alarm.channels = dict(outcomes)
     ctx.session.commit()

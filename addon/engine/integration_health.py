@@ -164,7 +164,7 @@ def _judge(
         state = STUCK
         reason = (
             f"Updates are waiting to be sent: the oldest has waited {_duration(waited)}. "
-            "Nothing is lost. If this lasts, ask your storefront's support to check that its "
+            "Nothing is lost. If this lasts, ask your store's support to check that its "
             "background processing is running."
         )
     elif (
@@ -174,7 +174,7 @@ def _judge(
         state = FAILING
         reason = (
             f"{failed_hour} of {finished_hour} updates failed in the last hour. "
-            "Open the log to see why."
+            "Open Logs to see why."
         )
     elif failed:
         state = DEGRADED
