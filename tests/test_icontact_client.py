@@ -12,8 +12,9 @@ from flask import Flask, Response, redirect
 
 from addon.engine.integrations import client_for
 from addon.providers import InvalidData, TemporaryFailure
-from addon.providers.icontact import client as icontact_module
-from addon.providers.icontact.client import IContactClient, api_pool
+from addon.providers.icontact import session as icontact_module
+from addon.providers.icontact.client import IContactClient
+from addon.providers.icontact.session import api_pool
 from addon.sandbox import serve_in_thread
 from addon.state import context
 from addon.state import session as db_session

@@ -9,7 +9,7 @@ import urllib3
 
 from .. import CredentialField, Provider, SetupStep, register
 from ..base import Throttle
-from . import batch, client, members
+from . import batch, client, members, session
 
 if TYPE_CHECKING:
     from ...settings import Settings
@@ -39,7 +39,7 @@ def _client(
 
 def _http(settings: Settings) -> urllib3.PoolManager:
     # A connection for every lookup in flight, or urllib3 discards (and warns about) the rest.
-    return client.api_pool(settings.icontact_api_url, pool_size=settings.icontact_concurrency)
+    return session.api_pool(settings.icontact_api_url, pool_size=settings.icontact_concurrency)
 
 
 def _rejected_on_connect(settings: Settings) -> str:

@@ -21,7 +21,8 @@ from ..base import (
     RejectedCredentials,
     TemporaryFailure,
 )
-from .client import IContactClient, contact_record, remove_subscriber
+from .client import IContactClient
+from .subscribers import contact_record, remove_subscriber
 
 #: iContact documents no batch limit; stay at a size every client in the wild uses.
 CHUNK = 200
