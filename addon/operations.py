@@ -87,6 +87,7 @@ class EngineOperations:
         list_id: str | None = None,
         list_name: str | None = None,
         product_id: str | int | None = None,
+        double_opt_in: bool = False,
     ) -> IntegrationRule:
         """Save a rule; ``product_id=None`` makes it global.
 
@@ -98,6 +99,8 @@ class EngineOperations:
             list_id: the provider's id of the list; or give ``list_name`` instead.
             list_name: the list's name, looked up among the integration's lists.
             product_id: the product the rule is for; None for every product.
+            double_opt_in: an add asks the customer to confirm joining the list first
+                (iContact sends the confirmation); only for providers that offer it.
 
         Returns:
             The saved rule.
@@ -114,6 +117,7 @@ class EngineOperations:
             list_id=list_id,
             list_name=list_name,
             product_id=product_id,
+            double_opt_in=double_opt_in,
         )
         return self._committed(IntegrationRule.from_row, row)
 

@@ -71,6 +71,8 @@ class IntegrationRule:
     list_name: str
     product_id: str | None
     created_at: dt.datetime
+    #: An add asks the customer to confirm joining the list first.
+    double_opt_in: bool = False
 
     @property
     def scope(self) -> str:

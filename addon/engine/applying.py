@@ -22,12 +22,14 @@ from ..providers import (
 from ..store.models import PENDING, Delivery, Integration, table_of
 from ..store.prepared import Prepared, prepare
 from . import outages
+from .consent import mark_engine_removals, remember_removals
 from .contacts import known_contacts, remember_contacts
 from .context import Clock, Context
 from .integrations import mark_needs_attention
 from .leases import release, renew
 from .outcomes import finish, precheck, record_outcome, retry_later
 from .queue import enqueue_drain
+from .rules import double_opt_in_rules
 
 log = logging.getLogger("addon.jobs")
 
@@ -98,6 +100,8 @@ class Applying:
         # Read now, not when the batch was claimed: the batch before it, written since,
         # may have learned some of these customers' ids (a lookup saved is an API call).
         self.known = known_contacts(ctx, self.integration_id, (a.email_key for a in self.actions))
+        # Read as late, for the same reason: whom the engine itself took off which list.
+        mark_engine_removals(ctx, self.integration_id, self.actions)
         # No snapshot held through the calls (it would keep SQLite from checkpointing).
         ctx.session.commit()
         self.began = clock.monotonic()
@@ -134,13 +138,23 @@ def prepare_batch(
     actions: list[Action] = []
     by_key: dict[int, Delivery] = {}
     known_provider = get_provider(provider)
+    confirming = double_opt_in_rules(ctx, batch) if known_provider.double_opt_in else set()
     for delivery in batch:
         verdict = precheck(ctx, delivery, known_provider)
         if verdict is not None:
             finish(ctx, delivery, *verdict)
             continue
         customer = dict(delivery.event.payload["customer"])
-        actions.append(Action(delivery.id, delivery.action, customer, delivery.list_id))
+        actions.append(
+            Action(
+                delivery.id,
+                delivery.action,
+                customer,
+                delivery.list_id,
+                list_name=delivery.list_name,
+                double_opt_in=delivery.rule_id in confirming,
+            )
+        )
         by_key[delivery.id] = delivery
     # Detached before the commit, so the commit doesn't expire what was loaded; the
     # transaction ends before the calls (a snapshot held through them would keep SQLite from
@@ -187,6 +201,7 @@ def finish_batch(ctx: Context, applying: Applying, owner: str) -> bool:
         remember_contacts(
             ctx, applying.integration_id, result.learned, result.forgotten, applying.known
         )
+        remember_removals(ctx, applying.integration_id, by_key, result)
         ctx.session.commit()
         return held
 

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from ..errors import IntegrationError
+from ..providers import get_provider
 from ..state import session
 from ..store.models import (
     Delivery,
@@ -49,6 +50,18 @@ def _check(trigger, action) -> None:
         raise IntegrationError("The action must be 'add' or 'remove'.")
 
 
+def _double_opt_in(integration: Integration, action, wanted) -> bool:
+    """A rule's double opt-in choice, allowed only for an add on a provider that offers it."""
+    if not wanted or action != "add":
+        return False
+    provider = get_provider(integration.provider)
+    if not provider.double_opt_in:
+        raise IntegrationError(
+            f"{provider.display_name} cannot ask customers to confirm joining a list."
+        )
+    return True
+
+
 def _product(product_id) -> str | None:
     if product_id is None or product_id == "":
         return None
@@ -64,8 +77,12 @@ def add_rule(
     list_id=None,
     list_name=None,
     product_id=None,
+    double_opt_in=False,
 ) -> Rule:
     """Save a rule (global when ``product_id`` is None).
+
+    Args:
+        double_opt_in: an add asks the person to confirm first (where the provider can).
 
     Raises:
         IntegrationError: unknown trigger, action, integration or list.
@@ -81,6 +98,7 @@ def add_rule(
         action=action,
         list_id=remote_id,
         list_name=name,
+        double_opt_in=_double_opt_in(integration, action, double_opt_in),
     )
     session().add(rule)
     session().commit()
@@ -103,13 +121,15 @@ def update_rule(
     action,
     list_id=None,
     list_name=None,
+    double_opt_in=False,
 ) -> Rule:
-    """Change a rule's trigger, integration, action and list; its scope stays."""
+    """Change a rule's trigger, integration, action, list and double opt-in; its scope stays."""
     rule = get_rule(marketplace_id, rule_id)
     _check(trigger, action)
     integration = get_integration(marketplace_id, integration_id)
     rule.list_id, rule.list_name = _resolve_list(marketplace_id, integration, list_id, list_name)
     rule.trigger, rule.action, rule.integration_id = trigger, action, integration.id
+    rule.double_opt_in = _double_opt_in(integration, action, double_opt_in)
     session().commit()
     return rule
 
@@ -149,6 +169,15 @@ def marketplace_rules(ctx: Context, marketplace_id: str) -> list[Rule]:
         .order_by(Rule.id)
     )
     return list(ctx.session.scalars(query))
+
+
+def double_opt_in_rules(ctx: Context, deliveries: list[Delivery]) -> set[int]:
+    """The ids of the deliveries' rules that ask the person to confirm an add."""
+    ids = {d.rule_id for d in deliveries if d.rule_id is not None and d.action == "add"}
+    if not ids:
+        return set()
+    query = select(Rule.id).where(Rule.id.in_(sorted(ids)), Rule.double_opt_in.is_(True))
+    return set(ctx.session.scalars(query))
 
 
 def match_rules(event: Event, rules: list[Rule]) -> list[tuple[Rule, str]]:

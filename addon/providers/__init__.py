@@ -88,6 +88,9 @@ class Provider:
     #: Reads who of some customers is on some lists, for a check against the provider:
     #: ``(client, list_ids, emails) -> Membership``. None: the provider cannot be checked.
     read_members: Callable[..., Membership] | None = None
+    #: Whether an add can ask the person to confirm first (double opt-in): a rule offers the
+    #: choice only then, and :attr:`Action.double_opt_in` is set only then.
+    double_opt_in: bool = False
 
 
 #: The providers by name. Use :func:`register` to add one.

@@ -103,6 +103,13 @@ class Action:
     action: str  # "add" | "remove"
     customer: dict[str, str]
     list_id: str
+    #: The list's name, for the words of the outcome.
+    list_name: str = ""
+    #: The engine itself took this customer off this list (its consent memory): an add may
+    #: put them back, where a provider's "unsubscribed" alone would mean the person left.
+    removed_by_engine: bool = False
+    #: The rule asks the person to confirm (double opt-in), where the provider supports it.
+    double_opt_in: bool = False
 
     @property
     def email_key(self) -> str:

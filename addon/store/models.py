@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
@@ -131,6 +132,8 @@ class Rule(Base):
     action: Mapped[str] = mapped_column(String(10))
     list_id: Mapped[str] = mapped_column(String(32))
     list_name: Mapped[str] = mapped_column(String(255))
+    # An add asks the person to confirm first, where the provider offers it.
+    double_opt_in: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     integration: Mapped[Integration] = relationship()
@@ -320,6 +323,21 @@ class Alarm(Base):
     # Each channel's outcome in words: {"email": "sent to ...", "webhook": "off"}.
     channels: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class EngineRemoval(_IntegrationPart, Base):
+    """The engine's own removal of a customer from a list: the provider's "unsubscribed" reads
+    the same when the person left, so only this lets a later add put them back."""
+
+    __tablename__ = "addon_engine_removal"
+    __table_args__ = (UniqueConstraint("integration_id", "list_id", "email_key"),)
+
+    list_id: Mapped[str] = mapped_column(String(32))
+    email_key: Mapped[str] = mapped_column(String(254))
+    removed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    # Which rule and event removed them (the rule may be deleted since).
+    rule_id: Mapped[int | None] = mapped_column(Integer)
+    event_id: Mapped[str] = mapped_column(String(64))
 
 
 #: The tables whose rows each belong to one marketplace and are reached by id from the screens.

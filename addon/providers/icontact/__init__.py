@@ -96,5 +96,7 @@ PROVIDER = register(
         setup_title="Let us into your iContact account",
         setup_steps=_setup_steps,
         read_members=members.read_members,
+        # A subscription in status "pending" waits for the person's confirmation (KB-SUB).
+        double_opt_in=True,
     )
 )

@@ -3,6 +3,11 @@
 Contacts are looked up once per email (and not at all when the caller already knows the id),
 missing ones are created in one ``POST /contacts``, and subscriptions made in one
 ``POST /subscriptions`` per chunk. Each action still gets its own outcome.
+
+No one who opted out is subscribed (:mod:`.consent`): a contact iContact will not mail is
+skipped, and so is a contact that unsubscribed from the list, unless the engine removed them
+itself. The unsubscribes are read once per list and batch, only for contacts that existed
+before the batch; a double opt-in add reads its one subscription, to ask no one twice.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from ..base import (
     RejectedCredentials,
     TemporaryFailure,
 )
+from . import consent
 from .client import IContactClient
 from .subscribers import contact_record, remove_subscriber
 
@@ -57,6 +63,8 @@ class _Batch:
         self.details: dict[Hashable, list[dict[str, Any]]] = {}
         self.lookups: dict[str, list[dict[str, Any]]] = {}
         self.created: set[str] = set()
+        #: The contacts found by lookup, with their status (cached ids come without).
+        self.contacts: dict[str, dict[str, Any]] = {}
 
     # -- contacts ----------------------------------------------------------------------------
 
@@ -80,6 +88,7 @@ class _Batch:
                 self.result.calls += transcript
                 self.lookups[email] = transcript
                 if contact is not None:
+                    self.contacts[email] = contact
                     self.learn(email, str(contact["contactId"]))
 
     def learn(self, email: str, contact_id: str) -> None:
@@ -119,6 +128,59 @@ class _Batch:
                             self.result.outcomes[act.key] = failure
                             self.details[act.key] = list(self.lookups.get(act.email_key, []))
 
+    # -- consent -------------------------------------------------------------------------------
+
+    def screen(self, adds: list[Action]) -> list[Action]:
+        """Settle the adds that must not subscribe anyone (:mod:`.consent`); returns the rest."""
+        ready: list[Action] = []
+        existing: dict[str, list[Action]] = {}
+        for act in adds:
+            contact = self.contacts.get(act.email_key)
+            if contact is not None and not consent.subscribable(contact):
+                self.result.outcomes[act.key] = consent.refused_contact(act, contact)
+            elif act.email_key in self.created or act.email_key not in self.ids:
+                ready.append(act)
+            elif act.double_opt_in:
+                ready += self._confirmable([act])
+            else:
+                existing.setdefault(act.list_id, []).append(act)
+        for list_id, acts in existing.items():
+            start = len(self.client.transcript)
+            left = {
+                str(s.get("contactId")) for s in self.client.subscriptions(list_id, "unsubscribed")
+            }
+            self._share(acts, self.client.transcript[start:])
+            for act in acts:
+                contact_id = self.ids[act.email_key]
+                if contact_id in left and not act.removed_by_engine:
+                    self.result.outcomes[act.key] = consent.opted_out(act, contact_id)
+                else:
+                    ready.append(act)
+        return ready
+
+    def _confirmable(self, acts: list[Action]) -> list[Action]:
+        ready = []
+        for act in acts:
+            contact_id = self.ids[act.email_key]
+            start = len(self.client.transcript)
+            found = self.client.get_subscription(act.list_id, contact_id)
+            self._share([act], self.client.transcript[start:])
+            status = (found or {}).get("status")
+            if status == "unsubscribed" and not act.removed_by_engine:
+                self.result.outcomes[act.key] = consent.opted_out(act, contact_id)
+            elif status == "pending":
+                self.result.outcomes[act.key] = consent.awaiting_confirmation(act, contact_id)
+            elif status == "normal":
+                self.result.outcomes[act.key] = consent.already_subscribed(act, contact_id)
+            else:
+                ready.append(act)
+        return ready
+
+    def _share(self, acts: list[Action], calls: list[dict[str, Any]]) -> None:
+        self.result.calls += calls
+        for act in acts:
+            self.details.setdefault(act.key, []).extend(_summary(c, len(acts)) for c in calls)
+
     # -- subscriptions -----------------------------------------------------------------------
 
     def subscribe(self, actions: list[Action]) -> list[Action]:
@@ -127,7 +189,9 @@ class _Batch:
         for chunk in _chunks(actions):
             pairs = [(a.list_id, self.ids[a.email_key]) for a in chunk]
             start = len(self.client.transcript)
-            answer = self.client.subscribe(pairs)
+            answer = self.client.subscribe(
+                pairs, ["pending" if a.double_opt_in else "normal" for a in chunk]
+            )
             calls = self.client.transcript[start:]
             accepted = {
                 (str(s.get("listId")), str(s.get("contactId")))
@@ -147,6 +211,8 @@ class _Batch:
         return rejected
 
     def _added(self, act: Action, contact_id: str) -> str:
+        if act.double_opt_in:
+            return f"Asked contact {contact_id} to confirm joining list {act.list_id}"
         if act.email_key in self.created:
             return f"Created contact {contact_id} and subscribed it to list {act.list_id}"
         source = "cached" if act.email_key in self.from_cache else "existing"
@@ -171,7 +237,7 @@ class _Batch:
         if retry:
             self.lookup([a.email_key for a in retry])
             self.create(retry)
-            again = [a for a in retry if a.key not in self.result.outcomes]
+            again = self.screen([a for a in retry if a.key not in self.result.outcomes])
             for act in self.subscribe(again):
                 self.result.outcomes[act.key] = InvalidData(
                     "iContact did not accept the subscription"
@@ -182,6 +248,7 @@ def _apply(batch: _Batch, client: IContactClient, actions: list[Action]) -> None
     adds = [a for a in actions if a.action == "add"]
     removes = [a for a in actions if a.action == "remove"]
     batch.lookup(sorted({a.email_key for a in adds}))
+    adds = batch.screen(adds)
     batch.create(adds)
     ready = [a for a in adds if a.key not in batch.result.outcomes]
     batch.recover(batch.subscribe(ready))

@@ -88,13 +88,43 @@ class IContactClient(ApiSession):
             raise InvalidData(message(body, "iContact did not create the contact"))
         return created
 
-    def subscribe(self, pairs: list[tuple[str, str]], status: str = "normal") -> dict[str, Any]:
-        """Subscribe ``(list_id, contact_id)`` pairs in one call; returns the raw answer."""
+    def subscribe(
+        self, pairs: list[tuple[str, str]], status: str | list[str] = "normal"
+    ) -> dict[str, Any]:
+        """Subscribe ``(list_id, contact_id)`` pairs in one call; returns the raw answer.
+
+        Args:
+            status: one status for all, or one per pair (``pending`` asks the person to
+                confirm first).
+        """
+        statuses = [status] * len(pairs) if isinstance(status, str) else status
         payload = [
-            {"contactId": contact_id, "listId": list_id, "status": status}
-            for list_id, contact_id in pairs
+            {"contactId": contact_id, "listId": list_id, "status": each}
+            for (list_id, contact_id), each in zip(pairs, statuses, strict=True)
         ]
         return self.request("POST", self.folder_path("/subscriptions"), json=payload)
+
+    def subscriptions(self, list_id: str, status: str, page: int = 500) -> list[dict[str, Any]]:
+        """Every subscription to ``list_id`` in ``status``, paged through (``GET
+        /subscriptions?listId=&status=``); the status is checked again here, so a server that
+        ignored the term would not make a subscription look like another."""
+        found: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            body = self.request(
+                "GET",
+                self.folder_path("/subscriptions"),
+                params={"listId": list_id, "status": status, "limit": page, "offset": offset},
+            )
+            chunk = body.get("subscriptions") or []
+            found += [
+                s
+                for s in chunk
+                if str(s.get("listId")) == str(list_id) and s.get("status") == status
+            ]
+            offset += len(chunk)
+            if not chunk or offset >= int(body.get("total") or 0):
+                return found
 
     def get_subscription(self, list_id: str, contact_id: str) -> dict[str, Any] | None:
         try:

@@ -1,0 +1,121 @@
+"""The engine's consent memory: which customers it took off which lists itself.
+
+A provider's "unsubscribed" reads the same whether the person left the list or a rule (a
+refund, a cancellation) removed them. The provider's client skips an add for anyone
+unsubscribed, unless the engine says the removal was its own
+(:attr:`~addon.providers.Action.removed_by_engine`): that is read here, per batch, and kept
+up to date from the batch's outcomes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import delete, insert, or_, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..providers import Action, BatchResult, Outcome
+from ..store.models import SUCCESS, Delivery, EngineRemoval
+from .context import Context
+
+# Pairs per query: well under SQLite's and PostgreSQL's bound-parameter limits.
+_CHUNK = 400
+
+
+def removed_by_engine(
+    ctx: Context, integration_id: int, pairs: Iterable[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Which ``(list_id, email_key)`` pairs the engine itself removed (and did not add back)."""
+    wanted = sorted(set(pairs))
+    found: set[tuple[str, str]] = set()
+    for start in range(0, len(wanted), _CHUNK):
+        rows = ctx.session.execute(
+            select(EngineRemoval.list_id, EngineRemoval.email_key).where(
+                EngineRemoval.integration_id == integration_id,
+                tuple_(EngineRemoval.list_id, EngineRemoval.email_key).in_(
+                    wanted[start : start + _CHUNK]
+                ),
+            )
+        )
+        found.update((list_id, email_key) for list_id, email_key in rows)
+    return found
+
+
+def mark_engine_removals(ctx: Context, integration_id: int, actions: list[Action]) -> None:
+    """Set :attr:`Action.removed_by_engine` on the adds of a batch (one read per batch)."""
+    adds = [a for a in actions if a.action == "add"]
+    removed = removed_by_engine(ctx, integration_id, ((a.list_id, a.email_key) for a in adds))
+    for act in adds:
+        act.removed_by_engine = (act.list_id, act.email_key) in removed
+
+
+def remember_removals(
+    ctx: Context, integration_id: int, by_key: dict[int, Delivery], result: BatchResult
+) -> None:
+    """Keep the memory true to what the provider now holds (in the caller's transaction): a
+    removal the engine made is remembered, with when and by which rule and event; an add that
+    put the customer back forgets it, so a later unsubscribe is the person's own again."""
+    done = [
+        delivery
+        for key, delivery in by_key.items()
+        if isinstance(outcome := result.outcomes.get(key), Outcome) and outcome.status == SUCCESS
+    ]
+    added = {(d.list_id, d.email_key) for d in done if d.action == "add"}
+    # Where a batch both adds and removes a customer, the removal is the last call made.
+    removed = {(d.list_id, d.email_key): d for d in done if d.action == "remove"}
+    gone = sorted(added - removed.keys())
+    if not (gone or removed):
+        return
+    db = ctx.session
+    if gone:
+        _forget(ctx, integration_id, gone)
+    if removed:
+        db.execute(
+            _upsert(db.get_bind().dialect.name),
+            [
+                {
+                    "integration_id": integration_id,
+                    "list_id": list_id,
+                    "email_key": email_key,
+                    "removed_at": ctx.clock.now(),
+                    "rule_id": delivery.rule_id,
+                    "event_id": delivery.event_id,
+                }
+                for (list_id, email_key), delivery in removed.items()
+            ],
+        )
+
+
+def _forget(ctx: Context, integration_id: int, gone: list[tuple[str, str]]) -> None:
+    ctx.session.execute(
+        delete(EngineRemoval).where(
+            EngineRemoval.integration_id == integration_id,
+            or_(
+                *(
+                    tuple_(EngineRemoval.list_id, EngineRemoval.email_key).in_(
+                        gone[start : start + _CHUNK]
+                    )
+                    for start in range(0, len(gone), _CHUNK)
+                )
+            ),
+        )
+    )
+
+
+def _upsert(dialect: str):
+    upserting = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
+    if upserting is None:
+        # No portable upsert: a concurrent removal of the same customer fails the batch's
+        # write, which is then retried.
+        return insert(EngineRemoval)
+    statement = upserting.insert(EngineRemoval)
+    return statement.on_conflict_do_update(
+        index_elements=[
+            EngineRemoval.integration_id,
+            EngineRemoval.list_id,
+            EngineRemoval.email_key,
+        ],
+        set_={
+            column: statement.excluded[column] for column in ("removed_at", "rule_id", "event_id")
+        },
+    )

@@ -1,0 +1,53 @@
+"""consent: the engine's own removals, and a rule's double opt-in (issue 16)
+
+Revision ID: 0005
+Revises: '0004'
+Create Date: 2026-12-04 14:20:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision: str = "0005"
+down_revision: str | Sequence[str] | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "addon_engine_removal",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("integration_id", sa.Integer(), nullable=False),
+        sa.Column("list_id", sa.String(length=32), nullable=False),
+        sa.Column("email_key", sa.String(length=254), nullable=False),
+        sa.Column("removed_at", sa.DateTime(), nullable=False),
+        sa.Column("rule_id", sa.Integer(), nullable=True),
+        sa.Column("event_id", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["integration_id"],
+            ["addon_integration.id"],
+            name=op.f("fk_addon_engine_removal_integration_id_addon_integration"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_addon_engine_removal")),
+        sa.UniqueConstraint(
+            "integration_id",
+            "list_id",
+            "email_key",
+            name=op.f("uq_addon_engine_removal_integration_id_list_id_email_key"),
+        ),
+    )
+    with op.batch_alter_table("addon_rule", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("double_opt_in", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("addon_rule", schema=None) as batch_op:
+        batch_op.drop_column("double_opt_in")
+    op.drop_table("addon_engine_removal")
