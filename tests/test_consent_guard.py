@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from addon.engine.consent import mark_engine_removals, remember_removals
 from addon.providers.base import Action, Outcome
+from addon.providers.icontact import consent
 from addon.providers.icontact.batch import apply_actions
 from addon.providers.icontact.client import IContactClient
 from addon.sandbox import (
@@ -135,13 +136,31 @@ def test_a_contact_iContact_will_not_mail_is_skipped_even_when_cached(shop, mark
     assert shop.status("ann@example.com", "VIP") is None
 
 
-def test_one_read_of_unsubscribes_per_list_in_a_batch_of_returning_customers(shop):
+def reads(shop) -> list[tuple[str, str]]:
+    return [c for c in shop.http.calls if c[0] == "GET" and c[1].endswith("/subscriptions")]
+
+
+def test_one_read_of_unsubscribes_serves_a_batch_of_returning_customers(shop):
     shop.apply(*(("add", email, name) for email in PEOPLE for name in LISTS))
     shop.http.calls.clear()
     shop.apply(*(("add", email, name) for email in PEOPLE for name in LISTS))
-    reads = [c for c in shop.http.calls if c[0] == "GET" and c[1].endswith("/subscriptions")]
-    assert len(reads) == len(LISTS)
-    assert len(shop.http.calls) == len(LISTS) + 1  # and one subscribe call for all six
+    assert len(reads(shop)) == 1
+    assert len(shop.http.calls) == 2  # and one subscribe call for all six
+
+
+def test_where_the_account_has_more_unsubscribes_than_its_lists_have_pages_each_list_is_read(
+    shop, monkeypatch
+):
+    monkeypatch.setattr(consent, "PAGE", 1)
+    shop.apply(*(("add", email, name) for email in PEOPLE for name in LISTS))
+    for email in PEOPLE:
+        shop.person_unsubscribes(email, "Buyers")
+    shop.http.calls.clear()
+    outcomes = shop.apply(("add", "ann@example.com", "Buyers"), ("add", "bob@example.com", "VIP"))
+    assert [o.status for o in outcomes.values()] == ["skipped", "success"]
+    # The account's first page counts 3 unsubscribes, in pages of 1: more pages than the
+    # batch has lists. Then Buyers' 3 pages and VIP's one.
+    assert len(reads(shop)) == 1 + 3 + 1
 
 
 # -- the property ----------------------------------------------------------------------------

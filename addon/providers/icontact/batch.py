@@ -6,8 +6,9 @@ missing ones are created in one ``POST /contacts``, and subscriptions made in on
 
 No one who opted out is subscribed (:mod:`.consent`): a contact iContact will not mail is
 skipped, and so is a contact that unsubscribed from the list, unless the engine removed them
-itself. The unsubscribes are read once per list and batch, only for contacts that existed
-before the batch; a double opt-in add reads its one subscription, to ask no one twice.
+itself. The unsubscribes are read once per batch (or per list of it, where that is fewer
+pages), only for contacts that existed before the batch; a double opt-in add reads its one
+subscription, to ask no one twice.
 """
 
 from __future__ import annotations
@@ -144,15 +145,17 @@ class _Batch:
                 ready += self._confirmable([act])
             else:
                 existing.setdefault(act.list_id, []).append(act)
-        for list_id, acts in existing.items():
+        left: set[tuple[str, str]] = set()
+        if existing:
             start = len(self.client.transcript)
-            left = {
-                str(s.get("contactId")) for s in self.client.subscriptions(list_id, "unsubscribed")
-            }
-            self._share(acts, self.client.transcript[start:])
+            left = consent.unsubscribed(self.client, existing)
+            self._share(
+                [a for acts in existing.values() for a in acts], self.client.transcript[start:]
+            )
+        for list_id, acts in existing.items():
             for act in acts:
                 contact_id = self.ids[act.email_key]
-                if contact_id in left and not act.removed_by_engine:
+                if (list_id, contact_id) in left and not act.removed_by_engine:
                     self.result.outcomes[act.key] = consent.opted_out(act, contact_id)
                 else:
                     ready.append(act)

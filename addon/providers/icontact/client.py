@@ -6,6 +6,7 @@ Imports nothing from Flask: the engine hands it its settings.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from ..base import InvalidData, NotFound, RemoteList
@@ -104,27 +105,37 @@ class IContactClient(ApiSession):
         ]
         return self.request("POST", self.folder_path("/subscriptions"), json=payload)
 
-    def subscriptions(self, list_id: str, status: str, page: int = 500) -> list[dict[str, Any]]:
-        """Every subscription to ``list_id`` in ``status``, paged through (``GET
-        /subscriptions?listId=&status=``); the status is checked again here, so a server that
-        ignored the term would not make a subscription look like another."""
-        found: list[dict[str, Any]] = []
+    def subscription_pages(
+        self, status: str, list_id: str | None = None, page: int = 500
+    ) -> Iterator[tuple[list[dict[str, Any]], int]]:
+        """The subscriptions in ``status`` (to ``list_id``, or to any list), a page at a time
+        with the total the server counts (``GET /subscriptions?status=&listId=``).
+
+        The terms are checked again here: a server that ignored one would not make a
+        subscription look like another.
+        """
+        params = {"status": status, **({"listId": list_id} if list_id is not None else {})}
         offset = 0
         while True:
             body = self.request(
                 "GET",
                 self.folder_path("/subscriptions"),
-                params={"listId": list_id, "status": status, "limit": page, "offset": offset},
+                params={**params, "limit": page, "offset": offset},
             )
             chunk = body.get("subscriptions") or []
-            found += [
-                s
-                for s in chunk
-                if str(s.get("listId")) == str(list_id) and s.get("status") == status
-            ]
+            total = int(body.get("total") or 0)
+            yield (
+                [
+                    s
+                    for s in chunk
+                    if s.get("status") == status
+                    and (list_id is None or str(s.get("listId")) == str(list_id))
+                ],
+                total,
+            )
             offset += len(chunk)
-            if not chunk or offset >= int(body.get("total") or 0):
-                return found
+            if not chunk or offset >= total:
+                return
 
     def get_subscription(self, list_id: str, contact_id: str) -> dict[str, Any] | None:
         try:

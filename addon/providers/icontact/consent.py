@@ -12,9 +12,17 @@ person left or the engine removed them, so only the engine's own memory
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from ..base import Action, Outcome
+
+if TYPE_CHECKING:
+    from .client import IContactClient
+
+#: Subscriptions per page of a read (the largest page the public clients ask for).
+PAGE = 500
 
 #: Contact statuses under which iContact mails the person (``pending``: once they confirm).
 SUBSCRIBABLE = ("normal", "pending")
@@ -33,6 +41,37 @@ def subscribable(contact: dict[str, Any] | None) -> bool:
     that never had one, as ``normal``)."""
     status = (contact or {}).get("status") or "normal"
     return status in SUBSCRIBABLE
+
+
+def unsubscribed(client: IContactClient, list_ids: Iterable[str]) -> set[tuple[str, str]]:
+    """The ``(list_id, contact_id)`` pairs unsubscribed from any of ``list_ids``.
+
+    One read of the account's unsubscribes serves every list of a batch while it takes no more
+    pages than there are lists; else each list is read on its own. Either way a batch costs a
+    few calls, not one per delivery.
+    """
+    lists = {str(list_id) for list_id in list_ids}
+    found: set[tuple[str, str]] = set()
+
+    def take(records: list[dict[str, Any]]) -> None:
+        found.update(
+            (str(s.get("listId")), str(s.get("contactId")))
+            for s in records
+            if str(s.get("listId")) in lists
+        )
+
+    if len(lists) > 1:
+        for records, total in client.subscription_pages("unsubscribed", page=PAGE):
+            if math.ceil(total / PAGE) > len(lists):
+                found.clear()
+                break
+            take(records)
+        else:
+            return found
+    for list_id in sorted(lists):
+        for records, _ in client.subscription_pages("unsubscribed", list_id, page=PAGE):
+            take(records)
+    return found
 
 
 def _list(act: Action) -> str:
