@@ -1,10 +1,11 @@
 """Alarms: the merchant is told, without watching the screen, when an integration needs them
 (credentials rejected, work stuck, too many failures) and when it works again.
 
-A worker's sweeper checks every integration's health (:func:`check_alarms`). An alarm is
-recorded before it is sent, and the record is what keeps the same alarm from going out again
-within ``ADDON_ALARM_DIGEST_HOURS``, whichever worker checks next: a digest, not a flood. The
-alarms a check raises for one marketplace go out as one email and one webhook post.
+A worker's sweeper asks for a check of every integration's health (:func:`check_alarms_once`,
+a job that runs :func:`check_alarms`). An alarm is recorded before it is sent, and the record
+is what keeps the same alarm from going out again within ``ADDON_ALARM_DIGEST_HOURS``,
+whichever worker checks next: a digest, not a flood. The alarms a check raises for one
+marketplace go out as one email and one webhook post.
 """
 
 from __future__ import annotations
@@ -21,17 +22,22 @@ from sqlalchemy import func, select
 
 from ..alarms.email import send_email
 from ..alarms.webhook import post_alarm
+from ..state import context, engine
 from ..store.models import Alarm, Integration
 from .context import Context
 from .integration_health import ATTENTION, FAILING, PROBLEMS, STUCK, Health, integrations_health
-from .queue import redis_key
+from .queue import redis_key, safe_enqueue
 
 if TYPE_CHECKING:
+    from rq.job import Job
+
     from ..hooks import HostHooks
 
 log = logging.getLogger("addon.alarms")
 
 RECOVERED, TEST = "recovered", "test"
+#: Seconds an alarm check may take (its emails and posts included) before RQ stops it.
+CHECK_TIMEOUT = 120
 #: Each alarm's subject; ``{label}`` is the integration's.
 SUBJECTS = {
     ATTENTION: "{label} needs your attention",
@@ -241,18 +247,22 @@ def alarm_history(ctx: Context, marketplace_id: str, limit: int = 50) -> list[Al
     )
 
 
-def check_alarms_once(app: Flask) -> int | None:
-    """Check the alarms unless another worker did within ``ADDON_SWEEP_INTERVAL``.
+def check_alarms_once(app: Flask) -> Job | None:
+    """Ask a worker to check the alarms, unless one was asked within ``ADDON_SWEEP_INTERVAL``.
+
+    A job, not a call in the sweeper's thread: a mail server or an alert service that never
+    answers then holds up one job, which RQ stops after :data:`CHECK_TIMEOUT`, not the sweeps.
 
     Returns:
-        How many alarms were raised, or None when it was another worker's turn.
+        The job, or None when another worker asked already (or Redis is away).
     """
     with app.app_context():
-        engine = app.extensions["addon"]
-        app_state = engine.state(app)
+        app_state = app.extensions["addon"].state(app)
         queue = app_state.queue
+        if queue is None:
+            return None
         try:
-            if queue is not None and not queue.connection.set(
+            if not queue.connection.set(
                 redis_key(queue, "alarms", "lock"),
                 "1",
                 nx=True,
@@ -262,4 +272,15 @@ def check_alarms_once(app: Flask) -> int | None:
         except RedisError as exc:
             log.warning("alarm check skipped, Redis unavailable: %s", exc)
             return None
-        return len(check_alarms(app_state.context, engine))
+        job: Job | None = safe_enqueue(
+            queue,
+            "addon.engine.alarms.check_alarms_job",
+            job_timeout=CHECK_TIMEOUT,
+            description="addon: check the integrations' health and send the alarms due",
+        )
+        return job
+
+
+def check_alarms_job() -> str:
+    """The RQ job of :func:`check_alarms_once`."""
+    return f"{len(check_alarms(context(), engine()))} alarm(s) raised"
