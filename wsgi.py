@@ -36,6 +36,7 @@ from addon.engine.events import PURCHASE_TYPES
 from addon.engine.triggers import TRIGGERS
 from addon.environment import from_environ
 from addon.store.sqlite import queued_writer_connect_args
+from addon.web.webhooks import BadSignature, verify
 
 #: The demo's outbox: the alarm emails the add-on would have mailed, one JSON per line, in the
 #: instance folder (the worker writes it, the web app reads it).
@@ -127,7 +128,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     load_config(app, config)
     # Every form of the storefront (and the add-on's screens) needs its CSRF token; the
     # add-on exempts its signed webhook itself.
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
     engine = IntegrationEngine(app)
 
     @engine.marketplace_loader
@@ -146,17 +147,33 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     def keep_in_outbox(sender, message, **_extra):
         if sender is app:
-            entry = {
-                "at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
-                "from": message.sender,
-                "to": list(message.recipients),
-                "subject": message.subject,
-                "body": message.body,
-            }
-            path = Path(app.instance_path) / OUTBOX
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "a", encoding="utf-8") as outbox:
-                outbox.write(json.dumps(entry) + "\n")
+            _to_outbox(
+                app,
+                {
+                    "from": message.sender,
+                    "to": list(message.recipients),
+                    "subject": message.subject,
+                    "body": message.body,
+                },
+            )
+
+    @app.post("/demo/alarm-hook")
+    @csrf.exempt
+    def alarm_hook():
+        """The alarm webhook (ADDON_ALARM_WEBHOOK_URL in ``make demo``), checked as a host would
+        check it (docs/mounting.md), and kept in the outbox."""
+        try:
+            verify(
+                request.headers.get("X-Addon-Signature"),
+                request.get_data(),
+                app.config.get("ADDON_ALARM_WEBHOOK_SECRET") or "",
+                tolerance=300,
+            )
+        except BadSignature:
+            abort(400)
+        message = request.get_json()
+        _to_outbox(app, {"webhook": True, "marketplace_id": message["marketplace_id"], **message})
+        return "", 204
 
     # Strong: a weak reference to this local function would be gone with create_app's frame.
     email_dispatched.connect(keep_in_outbox, weak=False)
@@ -167,6 +184,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         engine.prepare_database()
     _register_storefront(app, engine)
     return app
+
+
+def _to_outbox(app: Flask, entry: dict[str, Any]) -> None:
+    entry = {"at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"), **entry}
+    path = Path(app.instance_path) / OUTBOX
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as outbox:
+        outbox.write(json.dumps(entry) + "\n")
 
 
 def _tune_sqlite(db_engine) -> None:
@@ -264,7 +289,12 @@ def _register_storefront(app: Flask, engine: IntegrationEngine) -> None:
         path = Path(app.instance_path) / OUTBOX
         lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
         messages = [json.loads(line) for line in lines if line.strip()]
-        mine = [m for m in reversed(messages) if shop["email"] in m["to"]][:50]
+        key = session["marketplace"]
+        mine = [
+            m
+            for m in reversed(messages)
+            if shop["email"] in m.get("to", ()) or m.get("marketplace_id") == key
+        ][:50]
         return render_template("demo/outbox.html", shop=shop, messages=mine)
 
     @app.route("/merchant/events", methods=["GET", "POST"])

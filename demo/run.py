@@ -126,6 +126,10 @@ def main() -> None:
         env.setdefault("ADDON_ICONTACT_API_URL", sandbox_url)
         env.setdefault("ADDON_ICONTACT_REGISTER_URL", f"{sandbox_url}/core/externallogin")
         env.setdefault("ADDON_WEBHOOK_SECRET", "demo-webhook-secret")
+        # The alarm webhook goes to the demo storefront itself, which checks its signature and
+        # shows it in the Outbox page beside the alarm emails.
+        env.setdefault("ADDON_ALARM_WEBHOOK_URL", f"http://127.0.0.1:{port}/demo/alarm-hook")
+        env.setdefault("ADDON_ALARM_WEBHOOK_SECRET", "demo-alarm-secret")
         env.setdefault("PYTHONUNBUFFERED", "1")
         python = sys.executable
         instance = Path(env.get("DEMO_INSTANCE") or INSTANCE)

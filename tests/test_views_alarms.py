@@ -95,3 +95,29 @@ def test_another_merchant_sees_only_their_own_alarms(merchant, client):
     page = merchant.get("addon.alarms").text
     assert "No alarms yet" in page and "bob@bolt.test" in page
     assert "[Integrations] Test alarm" not in client.get("/merchant/outbox").text
+
+
+def test_the_demo_receives_the_alarm_webhook_checks_it_and_shows_it(
+    merchant, app, client, monkeypatch
+):
+    hook_client = app.test_client()
+
+    def post(url, data, headers, timeout, allow_redirects):  # the add-on's post, to the demo
+        return hook_client.post(url.removeprefix("http://localhost"), data=data, headers=headers)
+
+    monkeypatch.setattr("addon.alarms.webhook.requests.post", post)
+    configure(
+        app,
+        ADDON_ALARM_WEBHOOK_URL="http://localhost/demo/alarm-hook",
+        ADDON_ALARM_WEBHOOK_SECRET="demo-alarm-secret",
+    )
+    page = merchant.post("addon.test_alarm").text
+    assert "They are also passed to your store's own alert service." in page
+    assert "Alert service: delivered (204)" in page
+    assert "Alert service: Test alarm" in client.get("/merchant/outbox").text
+    forged = hook_client.post(
+        "/demo/alarm-hook",
+        data=b'{"marketplace_id": "acme", "alarms": []}',
+        headers={"X-Addon-Signature": "t=1,v1=00"},
+    )
+    assert forged.status_code == 400
