@@ -264,3 +264,15 @@ def test_the_sweeper_asks_one_worker_per_interval_to_check(
     assert check_alarms_once(app) is None
     run_jobs()
     assert [m.subject for m in outbox] == ["[Integrations] Main iContact needs your attention"]
+
+
+def test_a_quiet_hour_is_no_recovery_an_update_that_goes_through_is(
+    app, engine, integration, clock, outbox
+):
+    finished(engine, integration.id, FAILED, 5, dt.timedelta(minutes=5))
+    assert [c for c, _, _ in check(app)] == ["failing"]
+    clock.advance(hours=2)  # nothing sold, nothing sent
+    assert check(app) == []
+    add_delivery(engine, integration.id, "success", finished_at=clock.at, due_at=clock.at)
+    assert [c for c, _, _ in check(app)] == ["recovered"]
+    assert "works again" in outbox[-1].body

@@ -165,10 +165,16 @@ def test_failing_needs_both_the_count_and_the_share(app, engine, integration, cl
     assert health(app, integration.id).state == FAILING
 
 
-def test_failing_clears_an_hour_after_the_failures_stop(app, engine, integration, clock):
+def test_failing_lasts_through_a_quiet_hour_until_an_update_goes_through(
+    app, engine, integration, clock
+):
     finished(engine, integration.id, FAILED, 6, dt.timedelta(minutes=1))
     assert health(app, integration.id).state == FAILING
     clock.advance(minutes=61)
+    state = health(app, integration.id)
+    assert state.state == FAILING
+    assert state.reason.startswith("6 of 6 updates failed in the last 24 hours, and none has")
+    add_delivery(engine, integration.id, SUCCESS, finished_at=clock.at, due_at=clock.at)
     assert health(app, integration.id).state == DEGRADED
 
 

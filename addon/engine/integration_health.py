@@ -33,7 +33,8 @@ TITLES = {
 }
 
 #: "Failing" is judged on the last hour, not the day: short enough that it clears (and the
-#: merchant hears it works again) within an hour of the cause being fixed.
+#: merchant hears it works again) within an hour of the cause being fixed, once updates go
+#: through again.
 FAILING_WINDOW = dt.timedelta(hours=1)
 #: The failure ratio shown on the row, and "some failures" when it is above zero.
 RATIO_WINDOW = dt.timedelta(hours=24)
@@ -95,6 +96,7 @@ def integrations_health(ctx: Context, integrations: Iterable[Integration]) -> di
                 func.count(case((Delivery.status == FAILED, 1))),
                 func.count(case((recent, 1))),
                 func.count(case((and_(recent, Delivery.status == FAILED), 1))),
+                func.max(case((Delivery.status == FAILED, Delivery.finished_at))),
             )
             .where(
                 Delivery.integration_id.in_(ids),
@@ -128,7 +130,7 @@ def integrations_health(ctx: Context, integrations: Iterable[Integration]) -> di
             ctx,
             integration,
             now,
-            counts.get(pk, (0, 0, 0, 0)),
+            counts.get(pk, (0, 0, 0, 0, None)),
             last_success.get(pk),
             waiting.get(pk),
         )
@@ -144,12 +146,22 @@ def _judge(
     ctx: Context,
     integration: Integration,
     now: dt.datetime,
-    counts: tuple[int, int, int, int],
+    counts: tuple[Any, ...],
     last_success: dt.datetime | None,
     waiting_since: dt.datetime | None,
 ) -> Health:
-    finished, failed, finished_hour, failed_hour = counts
+    finished, failed, finished_hour, failed_hour, last_failure = counts
     settings = ctx.settings
+
+    def past_threshold(failures: int, of: int) -> bool:
+        return (
+            failures >= settings.failing_min_failures
+            and 100 * failures >= settings.failing_percent * of
+        )
+
+    # Without updates in the last hour (a quiet store), failing lasts until one goes through:
+    # a quiet hour is no sign that the cause was fixed.
+    none_since = last_failure is not None and (last_success is None or last_failure > last_success)
     provider = PROVIDERS.get(integration.provider)
     name = provider.display_name if provider is not None else integration.provider
     waited = (now - waiting_since) if waiting_since is not None else None
@@ -167,14 +179,17 @@ def _judge(
             "Nothing is lost. If this lasts, ask your store's support to check that its "
             "background processing is running."
         )
-    elif (
-        failed_hour >= settings.failing_min_failures
-        and 100 * failed_hour >= settings.failing_percent * finished_hour
-    ):
+    elif past_threshold(failed_hour, finished_hour):
         state = FAILING
         reason = (
             f"{failed_hour} of {finished_hour} updates failed in the last hour. "
             "Open Logs to see why."
+        )
+    elif none_since and past_threshold(failed, finished):
+        state = FAILING
+        reason = (
+            f"{failed} of {finished} updates failed in the last 24 hours, and none has gone "
+            "through since. Open Logs to see why."
         )
     elif failed:
         state = DEGRADED
