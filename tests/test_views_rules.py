@@ -221,3 +221,37 @@ def test_the_embedded_tab_does_not_push_urls_into_the_hosts_history(merchant, in
 def test_unknown_product_is_not_found(merchant, integration):
     assert merchant.get("addon.product_tab", product_id="999").status_code == 404
     assert merchant.get("addon.new_rule", product_id="999").status_code == 404
+
+
+def test_an_add_rule_may_ask_customers_to_confirm_first(merchant, engine, icontact, integration):
+    dialog = merchant.get("addon.new_rule", htmx=True, step="list", **chosen(integration)).text
+    assert "Ask customers to confirm first (double opt-in)" in dialog
+    data = chosen(integration, list_id=list_id(icontact, "Customers"), double_opt_in="y")
+    answer = merchant.post("addon.new_rule", data, step="list")
+    assert "once they confirm" in answer.text
+    rule = engine.db.session.scalar(select(Rule))
+    assert rule.double_opt_in is True
+    edit = merchant.get("addon.edit_rule", rule_id=rule.id, step="list", **chosen(integration))
+    assert re.search(
+        r'<input checked id="addon-double-opt-in"|id="addon-double-opt-in"[^>]*checked', edit.text
+    )
+
+
+def test_a_remove_rule_is_not_offered_double_opt_in(merchant, engine, icontact, integration):
+    args = chosen(integration, action="remove")
+    assert "double opt-in" not in merchant.get("addon.new_rule", step="list", **args).text
+    data = {**args, "list_id": list_id(icontact, "Customers"), "double_opt_in": "y"}
+    merchant.post("addon.new_rule", data, step="list")
+    assert engine.db.session.scalar(select(Rule)).double_opt_in is False
+
+
+def test_a_provider_that_cannot_ask_is_not_offered_double_opt_in(
+    merchant, integration, monkeypatch
+):
+    from dataclasses import replace
+
+    from addon.providers import PROVIDERS
+
+    monkeypatch.setitem(PROVIDERS, "icontact", replace(PROVIDERS["icontact"], double_opt_in=False))
+    dialog = merchant.get("addon.new_rule", htmx=True, step="list", **chosen(integration)).text
+    assert "double opt-in" not in dialog

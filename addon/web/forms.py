@@ -11,6 +11,7 @@ from typing import Any
 
 from flask_wtf import FlaskForm  # type: ignore[import-untyped]
 from wtforms import (  # type: ignore[import-untyped]
+    BooleanField,
     DateField,
     HiddenField,
     PasswordField,
@@ -173,6 +174,11 @@ class ListStepForm(FlaskForm):
         description="A list that does not exist yet can be created in iContact for you.",
     )
     create_list = HiddenField()
+    # Offered only for an add, on a provider that can ask (the wizard decides).
+    double_opt_in = BooleanField(
+        "Ask customers to confirm first (double opt-in)",
+        description="iContact emails them a link; they join the list once they click it.",
+    )
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)

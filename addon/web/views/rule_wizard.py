@@ -15,6 +15,7 @@ from wtforms import SelectChoice  # type: ignore[import-untyped]
 
 from ...engine import integrations, rules
 from ...errors import IntegrationError
+from ...providers import get_provider
 from ...store.models import Integration, ProviderList, Rule
 from ..forms import ConnectionStepForm, ListStepForm, TriggerStepForm
 from .guard import marketplace, owned
@@ -42,6 +43,7 @@ class Wizard:
                 "integration_id": rule.integration_id,
                 "action": rule.action,
                 "list_id": rule.list_id,
+                "double_opt_in": rule.double_opt_in,
             }
 
     def url(self, step: str, **params: Any) -> str:
@@ -92,7 +94,13 @@ class Wizard:
         form.list_id.choices = list_choices(integration)
         status = 422 if form.errors or context.get("offer") else 200
         return self.render(
-            "list", status, form=form, chosen=chosen, integration=integration, **context
+            "list",
+            status,
+            form=form,
+            chosen=chosen,
+            integration=integration,
+            confirmable=confirmable(integration, chosen.action.data),
+            **context,
         )
 
     def refresh_lists(self) -> Response:
@@ -104,7 +112,13 @@ class Wizard:
         integration = owned(integrations.get_integration, chosen.integration_id.data)
         form, error = refreshed_list_step(integration)
         return self.render(
-            "list", form=form, chosen=chosen, integration=integration, error=error, refreshed=True
+            "list",
+            form=form,
+            chosen=chosen,
+            integration=integration,
+            error=error,
+            refreshed=True,
+            confirmable=confirmable(integration, chosen.action.data),
         )
 
     def save(self) -> Response:
@@ -127,6 +141,8 @@ class Wizard:
             "integration_id": integration.id,
             "action": chosen.action.data,
             "list_id": list_id,
+            "double_opt_in": confirmable(integration, chosen.action.data)
+            and bool(form.double_opt_in.data),
         }
         try:
             if self.rule is None:
@@ -151,6 +167,11 @@ class Wizard:
         if step == "integration":
             return self.integration_step(request.args)
         return self.list_step(request.args)
+
+
+def confirmable(integration: Integration, action: str | None) -> bool:
+    """Whether the rule may ask customers to confirm first: an add, on a provider that can."""
+    return action == "add" and get_provider(integration.provider).double_opt_in
 
 
 def list_choices(integration: Integration) -> list[SelectChoice]:
