@@ -47,6 +47,16 @@ def test_prepared_rows_read_back_exactly_as_sqlalchemys_own_insert_writes_them(d
     ]
 
 
+def test_a_column_the_rows_leave_out_takes_its_default_as_with_sqlalchemys_insert(db):
+    db.session.execute(insert(Event), [event_row(1)])
+    prepare(insert(Event.__table__), [event_row(2)], db.engine.dialect).execute(
+        db.session.connection()
+    )
+    db.session.commit()
+    causes = db.session.scalars(select(Event.cause).order_by(Event.event_id)).all()
+    assert causes == ["event", "event"]
+
+
 def test_only_the_flagged_rows_are_written(db):
     prepared = prepare(insert(Event.__table__), [event_row(n) for n in range(4)], db.engine.dialect)
     prepared.only([True, False, False, True]).execute(db.session.connection())

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Connection
+from sqlalchemy import ColumnDefault, Connection, Insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -49,8 +49,9 @@ def prepare(
     """Compile ``statement`` for the keys of ``rows`` and convert every row's values.
 
     Every row must carry the same keys: the columns to write and the statement's own
-    ``bindparam()`` names. Nothing is defaulted: a column the statement needs and a row
-    lacks raises here, before anything is written.
+    ``bindparam()`` names. An insert's column that the rows leave out takes its scalar
+    default (as SQLAlchemy's own execution would); any other value the statement needs and a
+    row lacks raises here, before anything is written.
 
     Raises:
         sqlalchemy.exc.InvalidRequestError: a row lacks a value the statement needs.
@@ -58,6 +59,7 @@ def prepare(
     """
     if not rows:
         return Prepared("")
+    defaults = _scalar_defaults(statement, rows[0])
     compiled = cast(SQLCompiler, statement.compile(dialect=dialect, column_keys=list(rows[0])))
     if any(bind.expanding or bind.literal_execute for bind in compiled.binds.values()):
         raise ValueError("a statement with expanding parameters cannot be prepared")
@@ -69,9 +71,26 @@ def prepare(
     keys = [compiled.escaped_bind_names.get(name, name) for name in names]
     converted: list[Any] = []
     for row in rows:
-        params = compiled.construct_params(row)
+        params = compiled.construct_params({**defaults, **row} if defaults else row)
         values = [process(params[name]) if process else params[name] for name, process in convert]
         converted.append(
             tuple(values) if compiled.positional else dict(zip(keys, values, strict=True))
         )
     return Prepared(str(compiled), converted)
+
+
+def _scalar_defaults(statement: ClauseElement, row: Mapping[str, Any]) -> dict[str, Any]:
+    """An insert's scalar column defaults for the columns ``row`` leaves out.
+
+    The compiled insert names such a column anyway and leaves its value to the execution
+    context, which :meth:`Prepared.execute` does not run: without this the row would hold NULL.
+    """
+    if not isinstance(statement, Insert):
+        return {}
+    return {
+        column.key: column.default.arg
+        for column in statement.table.columns
+        if column.key not in row
+        and isinstance(column.default, ColumnDefault)
+        and column.default.is_scalar
+    }
