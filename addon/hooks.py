@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 #: A host hook, handed back unchanged by the decorator that registers it.
@@ -22,6 +22,7 @@ class HostHooks:
         self.product_loader_callback: Callable[[str, str], str | None] | None = None
         self.permission_check_callback: Callable[[str], bool] | None = None
         self.known_marketplace_callback: Callable[[str], bool] | None = None
+        self.past_events_callback: Callable[[str, str, Any], Iterable[Any]] | None = None
         self.alarm_recipients_callback: Callable[[str], Any] | None = None
 
     def marketplace_loader(self, callback: Hook) -> Hook:
@@ -94,6 +95,21 @@ class HostHooks:
         if isinstance(found, str):  # one address given as text, not a list of its letters
             found = [found]
         return [str(address).strip() for address in found or () if str(address).strip()]
+
+    def past_events(self, callback: Hook) -> Hook:
+        """Register an optional source of events from before the add-on was installed.
+
+        *Apply to past events* on a rule asks it, when the merchant ticks "your store's
+        older orders too", as ``callback(marketplace_id, trigger, since)``: ``trigger`` is
+        the rule's trigger name (``"product.purchased"``), ``since`` a naive UTC datetime.
+        It yields one dict per past event of that trigger in that marketplace since then:
+        ``event_id`` (the id ``emit`` gets for it, so an event sent both ways counts once),
+        ``occurred_at`` (a datetime, naive UTC or aware), ``customer`` and the fields
+        ``emit`` takes for the type (``product_id``, ``purchase_type`` ...), and optionally
+        ``type`` when it is not the trigger's own (a delinquency for *Subscription Canceled*).
+        """
+        self.past_events_callback = callback
+        return callback
 
     def current_marketplace(self) -> str | None:
         """The signed-in merchant's marketplace id, from ``@engine.marketplace_loader``.

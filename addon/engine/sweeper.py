@@ -21,6 +21,7 @@ from ..state import context
 from ..store.models import Event
 from . import outages
 from .alarms import check_alarms_once
+from .backfill import resume_backfills
 from .context import Context
 from .leases import integration_ids_with_due_work
 from .nightly import run_nightly_if_due
@@ -84,6 +85,8 @@ def _sweep(ctx: Context, stale_seconds: int, coalesce: bool) -> str:
     for integration_id in integrations:
         enqueue_drain(queue, integration_id, coalesce=coalesce)
     db.commit()
+    # The next slice of each rule being applied to past events (paced, see backfill.py).
+    resume_backfills(ctx)
     summary = (
         f"re-enqueued {len(marketplaces)} marketplace(s) and {len(integrations)} integration(s)"
     )

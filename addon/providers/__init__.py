@@ -91,6 +91,10 @@ class Provider:
     #: Whether an add can ask the person to confirm first (double opt-in): a rule offers the
     #: choice only then, and :attr:`Action.double_opt_in` is set only then.
     double_opt_in: bool = False
+    #: Calls a batch of one action for many customers takes, for a backfill's preview:
+    #: ``(action, customers, of them with a known contact id, claim batch) -> calls``.
+    #: None: one call per customer.
+    estimate_calls: Callable[[str, int, int, int], int] | None = None
 
 
 #: The providers by name. Use :func:`register` to add one.

@@ -9,7 +9,7 @@ import urllib3
 
 from .. import CredentialField, Provider, SetupStep, register
 from ..base import Throttle
-from . import batch, client, members, session
+from . import batch, client, estimates, members, session
 
 if TYPE_CHECKING:
     from ...settings import Settings
@@ -98,5 +98,6 @@ PROVIDER = register(
         read_members=members.read_members,
         # A subscription in status "pending" waits for the person's confirmation (KB-SUB).
         double_opt_in=True,
+        estimate_calls=estimates.estimate_calls,
     )
 )

@@ -4,14 +4,14 @@
 ``paths`` (the URL converters of ids), ``guard`` (whose marketplace, CSRF, headers,
 errors), ``htmx`` (fragment helpers), ``integrations`` (Integration Setup), ``rules`` (Global
 Rules, a product's tab), ``rule_wizard``, ``logs``, ``alarms`` (integrations' health, alarms)
-and ``reconcile`` (Check against iContact).
+``reconcile`` (Check against iContact) and ``backfill`` (Apply to past events).
 """
 
 from __future__ import annotations
 
 from flask import Blueprint
 
-from . import alarms, guard, integrations, logs, paths, reconcile, rule_wizard, rules
+from . import alarms, backfill, guard, integrations, logs, paths, reconcile, rule_wizard, rules
 
 
 def register(bp: Blueprint) -> None:
@@ -23,3 +23,4 @@ def register(bp: Blueprint) -> None:
     logs.register(bp)
     alarms.register(bp)
     reconcile.register(bp)
+    backfill.register(bp)

@@ -1,0 +1,417 @@
+"""*Apply to past events*: a rule applied to what happened before it existed, since a date.
+
+The customers are those whose events since that date fired the rule before it was made (the
+events it saw itself were applied when they happened), and whose standing on the rule's list,
+replayed through today's rules (:mod:`replay`), is what the rule does: a customer refunded
+since is not put back. Each gets one delivery with the cause ``backfill``, for their latest
+such event, applied by the ordinary drains: in per-customer order, through the shared limiter
+and past the consent guard.
+
+The deliveries are written a slice at a time, only while the integration's backlog of them is
+short, so that the storefront's new events never queue behind a night of old ones. The slice
+and the backfill's cursor commit together, and (event, rule) is unique: a killed worker's
+successor carries on from the cursor, and nothing is written or applied twice. The sweeper
+asks for the next slice (:func:`resume_backfills`); a Redis lock keeps one worker per backfill.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+
+from ..errors import IntegrationError, InvalidEvent
+from ..providers import get_provider
+from ..state import context
+from ..state import engine as host
+from ..store.models import (
+    BACKFILL,
+    PENDING,
+    RECONCILE,
+    SKIPPED,
+    Backfill,
+    CachedContact,
+    Delivery,
+    Event,
+    Integration,
+    Rule,
+    table_of,
+)
+from .context import Context
+from .events import validate_event
+from .expansion import delivery_row
+from .queue import enqueue_drain, redis_key, safe_enqueue
+from .replay import implied_membership
+from .triggers import TRIGGER_NAMES, triggers_for
+
+log = logging.getLogger("addon.backfill")
+
+#: A backfill is one of these; the last three are final.
+QUEUED, WRITING, APPLYING, DONE, CANCELLED, FAILED = (
+    "queued",
+    "writing",
+    "applying",
+    "done",
+    "cancelled",
+    "failed",
+)
+ACTIVE = (QUEUED, WRITING, APPLYING)
+#: Seconds one worker holds a backfill's slice (a killed worker's lock lapses after it).
+LOCK_SECONDS = 60
+
+
+@dataclass
+class Preview:
+    """What applying a rule to the past would take."""
+
+    customers: int
+    #: Of them, found by the host's hook and not stored yet (an estimate: not deduplicated
+    #: against the stored ones until the job stores them).
+    from_host: int
+    calls: int
+    #: At the account's allowance.
+    seconds: float
+
+
+def preview(ctx: Context, rule: Rule, since: dt.datetime, from_host: bool = False) -> Preview:
+    """Customers, provider calls and time a backfill of ``rule`` since ``since`` would take."""
+    stored = candidates(ctx, rule, since)
+    host = 0
+    if from_host:
+        known = set(stored)
+        host = len({key for key, _e in _host_events(ctx, rule, since) if key not in known})
+    customers = len(stored) + host
+    integration = rule.integration
+    provider = get_provider(integration.provider)
+    known_contacts = (
+        ctx.session.scalar(
+            select(func.count()).where(
+                CachedContact.integration_id == integration.id,
+                CachedContact.email_key.in_(list(stored)),
+            )
+        )
+        if stored
+        else 0
+    )
+    batch = ctx.settings.claim_batch
+    if provider.estimate_calls is not None:
+        calls = provider.estimate_calls(rule.action, customers, known_contacts or 0, batch)
+    else:
+        calls = customers
+    per_minute = provider.calls_per_minute(ctx.settings)
+    return Preview(customers, host, calls, calls / per_minute * 60)
+
+
+def candidates(ctx: Context, rule: Rule, since: dt.datetime) -> dict[str, int]:
+    """``{email_key: event pk}``: each customer to apply ``rule`` to, with their latest event
+    since ``since`` that fired it before it was made."""
+    types = [name for name in TRIGGER_NAMES if rule.trigger in triggers_for(name)]
+    fires = [
+        Event.marketplace_id == rule.marketplace_id,
+        Event.type.in_(types),
+        Event.cause != RECONCILE,
+    ]
+    if rule.product_id is not None:
+        fires.append(Event.product_id == rule.product_id)
+    latest: dict[str, tuple[dt.datetime, int]] = {}
+    seen_live: set[str] = set()
+    query = select(Event.email_key, Event.created_at, Event.id).where(
+        *fires, Event.created_at >= since
+    )
+    for email_key, created_at, pk in ctx.session.execute(query):
+        if created_at >= rule.created_at:
+            seen_live.add(email_key)  # the rule applied it when it happened
+        elif email_key not in latest or latest[email_key] < (created_at, pk):
+            latest[email_key] = (created_at, pk)
+    wanted = set(latest) - seen_live
+    if not wanted:
+        return {}
+    implied = implied_membership(ctx, rule.integration, emails=wanted)
+    on_list = implied.lists.get(rule.list_id, ("", {}))[1]
+    keep = {key for key in wanted if (key in on_list) == (rule.action == "add")}
+    return {key: latest[key][1] for key in keep}
+
+
+def active_backfill(ctx: Context, rule_id: int) -> Backfill | None:
+    """The rule's backfill under way, or its last one."""
+    return ctx.session.scalar(
+        select(Backfill)
+        .where(Backfill.rule_id == rule_id)
+        .order_by(Backfill.created_at.desc(), Backfill.id.desc())
+        .limit(1)
+    )
+
+
+def start_backfill(
+    ctx: Context, rule: Rule, since: dt.datetime, from_host: bool = False
+) -> Backfill:
+    """Record a backfill of ``rule`` and ask a worker for its first slice.
+
+    Raises:
+        IntegrationError: one is under way for the rule already.
+    """
+    last = active_backfill(ctx, rule.id)
+    if last is not None and last.status in ACTIVE:
+        raise IntegrationError("This rule is being applied to past events already.")
+    backfill = Backfill(
+        marketplace_id=rule.marketplace_id,
+        rule_id=rule.id,
+        integration_id=rule.integration_id,
+        since=since,
+        from_host=from_host,
+        status=QUEUED,
+        message="",
+        created_at=ctx.clock.now(),
+    )
+    ctx.session.add(backfill)
+    ctx.session.commit()
+    _ask(ctx, backfill.id)
+    return backfill
+
+
+def cancel_backfill(ctx: Context, backfill: Backfill) -> int:
+    """Stop a backfill: nothing more is written, and what waits is skipped.
+
+    Returns:
+        How many waiting deliveries were skipped.
+    """
+    if backfill.status not in ACTIVE:
+        return 0
+    backfill.status, backfill.finished_at = CANCELLED, ctx.clock.now()
+    skipped = ctx.session.execute(
+        update(Delivery)
+        .where(*_its_pending(backfill))
+        .values(status=SKIPPED, message="skipped: cancelled", finished_at=ctx.clock.now())
+        .execution_options(synchronize_session=False)
+    )
+    ctx.session.commit()
+    return int(getattr(skipped, "rowcount", 0) or 0)
+
+
+@dataclass
+class Progress:
+    customers: int
+    written: int
+    applied: int
+    status: str
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.customers else min(100, self.applied * 100 // self.customers)
+
+
+def progress(ctx: Context, backfill: Backfill) -> Progress:
+    """How far it got; a backfill whose deliveries are all applied is marked done."""
+    waiting = waiting_count(ctx, backfill)
+    if backfill.status == APPLYING and waiting == 0:
+        backfill.status, backfill.finished_at = DONE, ctx.clock.now()
+        ctx.session.commit()
+    return Progress(
+        backfill.customers, backfill.written, backfill.written - waiting, backfill.status
+    )
+
+
+def waiting_count(ctx: Context, backfill: Backfill) -> int:
+    """Its deliveries written and not applied yet."""
+    return ctx.session.scalar(select(func.count()).where(*_its_pending(backfill))) or 0
+
+
+def run_backfill(backfill_id: int) -> str:
+    """RQ job: write the backfill's next slice (see :func:`write_slice`)."""
+    return write_slice(context(), backfill_id)
+
+
+def write_slice(ctx: Context, backfill_id: int) -> str:
+    """Write the next slice of a backfill's deliveries, if its backlog is short enough.
+
+    Returns:
+        What was done, in words.
+    """
+    queue = ctx.queue
+    if queue is None:
+        return _write_slice(ctx, backfill_id)
+    key = redis_key(queue, "backfill", backfill_id)
+    if not queue.connection.set(key, "1", nx=True, ex=LOCK_SECONDS):
+        return "another worker is on it"
+    try:
+        return _write_slice(ctx, backfill_id)
+    finally:
+        queue.connection.delete(key)
+
+
+def _write_slice(ctx: Context, backfill_id: int) -> str:
+    db = ctx.session
+    backfill = db.get(Backfill, backfill_id)
+    if backfill is None or backfill.status not in (QUEUED, WRITING):
+        return "nothing to write"
+    rule = db.get(Rule, backfill.rule_id)
+    integration = db.get(Integration, backfill.integration_id)
+    if rule is None or integration is None:
+        backfill.status, backfill.message = FAILED, "its rule or integration was deleted"
+        db.commit()
+        return backfill.message
+    if backfill.status == QUEUED:
+        if backfill.from_host:
+            stored = store_host_events(ctx, rule, backfill.since)
+            log.info("backfill %s: %d past event(s) stored from the host", backfill.id, stored)
+        backfill.customers = len(candidates(ctx, rule, backfill.since))
+        backfill.status = WRITING
+        db.commit()
+    room = _slice_size(ctx, integration) - waiting_count(ctx, backfill)
+    if room <= 0:
+        db.commit()
+        return "waiting for the last slice to be applied"
+    todo = sorted(
+        pk for pk in candidates(ctx, rule, backfill.since).values() if pk > backfill.cursor
+    )
+    chunk = todo[:room]
+    # (event, rule) is unique: one applied already (the rule saw it, or a backfill before
+    # this one) is not written again. One writer per backfill (the lock): no race here.
+    done = set(
+        db.scalars(
+            select(Delivery.event_pk).where(
+                Delivery.rule_id == rule.id, Delivery.event_pk.in_(chunk)
+            )
+        )
+    )
+    events = db.scalars(
+        select(Event).where(Event.id.in_(set(chunk) - done)).order_by(Event.id)
+    ).all()
+    rows = [delivery_row(ctx, event, rule, rule.trigger, cause=BACKFILL) for event in events]
+    if rows:
+        db.execute(insert(table_of(Delivery)), rows)
+    written = len(rows)
+    # The cursor moves in the same transaction as the slice: a killed worker loses both.
+    backfill.cursor = chunk[-1] if chunk else backfill.cursor
+    backfill.written += written
+    if len(todo) <= room:
+        backfill.status = APPLYING
+    db.commit()
+    if rows:
+        enqueue_drain(ctx.queue, integration.id)
+    return f"wrote {written} deliveries, {max(len(todo) - room, 0)} to go"
+
+
+def resume_backfills(ctx: Context) -> int:
+    """Ask for the next slice of every backfill being written (the sweeper's tick).
+
+    Returns:
+        How many were asked for.
+    """
+    ids = list(
+        ctx.session.scalars(select(Backfill.id).where(Backfill.status.in_((QUEUED, WRITING))))
+    )
+    ctx.session.commit()
+    for backfill_id in ids:
+        _ask(ctx, backfill_id)
+    return len(ids)
+
+
+def store_host_events(ctx: Context, rule: Rule, since: dt.datetime) -> int:
+    """Store what the host's past-events hook yields for the rule's trigger, as events with
+    the cause ``backfill`` (already matched: only the backfill applies a rule to them).
+
+    Returns:
+        How many were new.
+    """
+    db = ctx.session
+    stored = 0
+    batch: list[dict[str, Any]] = []
+    for _key, event in _host_events(ctx, rule, since):
+        batch.append(event)
+        if len(batch) >= 500:
+            stored += _store(ctx, batch)
+            batch = []
+    stored += _store(ctx, batch)
+    db.commit()
+    return stored
+
+
+def _store(ctx: Context, events: list[dict[str, Any]]) -> int:
+    if not events:
+        return 0
+    db = ctx.session
+    ids = [event["event_id"] for event in events]
+    known = set(
+        db.scalars(
+            select(Event.event_id).where(
+                Event.marketplace_id == events[0]["marketplace_id"], Event.event_id.in_(ids)
+            )
+        )
+    )
+    new = [event for event in events if event["event_id"] not in known]
+    db.add_all(Event(**event) for event in new)
+    db.flush()
+    return len(new)
+
+
+def _host_events(
+    ctx: Context, rule: Rule, since: dt.datetime
+) -> Iterable[tuple[str, dict[str, Any]]]:
+    """``(email_key, event row)`` for each valid past event the host's hook yields."""
+    hook = host().past_events_callback
+    if hook is None:
+        return
+    now = ctx.clock.now()
+    for raw in hook(rule.marketplace_id, rule.trigger, since):
+        try:
+            item = dict(raw)
+            when = item.pop("occurred_at")
+            if when.tzinfo is not None:
+                when = when.astimezone(dt.UTC).replace(tzinfo=None)
+            event_type = item.pop("type", rule.trigger)
+            customer = item.pop("customer")
+            event_id = item.pop("event_id")
+            clean = validate_event(event_type, rule.marketplace_id, customer, event_id, item)
+        except (InvalidEvent, KeyError, AttributeError, TypeError) as exc:
+            log.warning("past event skipped: %s", exc)
+            continue
+        if when < since or when > now:
+            continue
+        fields = clean["fields"]
+        row = {
+            "marketplace_id": clean["marketplace_id"],
+            "event_id": clean["id"],
+            "type": clean["type"],
+            "product_id": fields.get("product_id"),
+            "prospect_id": fields.get("prospect_id"),
+            "email_key": clean["customer"]["email"].lower(),
+            "payload": {"customer": clean["customer"], **fields},
+            "created_at": when,
+            "expanded_at": now,
+            "cause": BACKFILL,
+        }
+        yield row["email_key"], row
+
+
+def _its_pending(backfill: Backfill):
+    return (
+        Delivery.integration_id == backfill.integration_id,
+        Delivery.status == PENDING,
+        Delivery.rule_id == backfill.rule_id,
+        Delivery.cause == BACKFILL,
+    )
+
+
+def _slice_size(ctx: Context, integration: Integration) -> int:
+    """Deliveries kept waiting at most: a few claims' worth, or what the account's allowance
+    gets through in two sweeps, whichever is more."""
+    per_minute = get_provider(integration.provider).calls_per_minute(ctx.settings)
+    per_sweep = math.ceil(per_minute * ctx.settings.sweep_interval / 60)
+    return max(3 * min(ctx.settings.claim_batch, max(10, per_minute // 2)), 2 * per_sweep)
+
+
+def _ask(ctx: Context, backfill_id: int) -> None:
+    job = safe_enqueue(
+        ctx.queue,
+        "addon.engine.backfill.run_backfill",
+        backfill_id,
+        description=f"addon: apply a rule to past events (backfill #{backfill_id})",
+    )
+    if job is None:
+        write_slice(ctx, backfill_id)

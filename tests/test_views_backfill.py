@@ -1,0 +1,45 @@
+"""Apply to past events from a rule's row: date, preview, apply, a progress bar that polls
+itself while it runs (and a refresh link without JavaScript), done at the end."""
+
+from __future__ import annotations
+
+from tests import test_views_support as support
+from tests.conftest import purchase
+
+merchant = support.merchant
+
+
+def test_preview_apply_and_watch_it_finish_without_javascript(
+    merchant, engine, icontact, integration, run_jobs
+):
+    for n in range(3):
+        purchase(engine, f"buyer{n}@example.com", event_id=f"o-{n}")
+    run_jobs()
+    rule = engine.add_rule(
+        "acme",
+        trigger="product.purchased",
+        integration_id=integration.id,
+        action="add",
+        list_name="Customers",
+    )
+    rules_page = merchant.get("addon.global_rules").text
+    assert f"/integrations/rules/{rule.id}/past" in rules_page
+    assert "Apply to past events" in rules_page
+
+    form = merchant.get("addon.backfill_rule", rule_id=rule.id).text
+    assert 'type="date"' in form and 'id="addon-preview-backfill"' in form
+    preview = merchant.get("addon.backfill_rule", rule_id=rule.id, since="2020-01-01").text
+    assert "<strong>3</strong> customers" in preview and "Apply to 3 customers" in preview
+
+    started = merchant.post(
+        "addon.start_backfill", {"since": "2020-01-01"}, htmx=False, rule_id=rule.id
+    )
+    assert started.status_code == 303
+    running = merchant.get("addon.backfill_rule", rule_id=rule.id).text
+    assert 'hx-trigger="every 2s"' in running and ">Refresh</a>" in running
+    assert 'id="addon-cancel-backfill"' in running
+    run_jobs()
+    done = merchant.get("addon.backfill_rule", rule_id=rule.id).text
+    assert "3 of 3 customers done" in done and "every 2s" not in done
+    assert 'value="100"' in done
+    assert [e.cause for e in engine.logs("acme")] == ["backfill"] * 3
