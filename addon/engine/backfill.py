@@ -19,16 +19,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
-from ..errors import IntegrationError, InvalidEvent
+from ..errors import IntegrationError
 from ..providers import get_provider
 from ..state import context
-from ..state import engine as host
 from ..store.models import (
     BACKFILL,
     PENDING,
@@ -43,8 +40,8 @@ from ..store.models import (
     table_of,
 )
 from .context import Context
-from .events import validate_event
 from .expansion import delivery_row
+from .past_events import host_events, store_host_events
 from .queue import enqueue_drain, redis_key, safe_enqueue
 from .replay import implied_membership
 from .triggers import TRIGGER_NAMES, triggers_for
@@ -84,7 +81,7 @@ def preview(ctx: Context, rule: Rule, since: dt.datetime, from_host: bool = Fals
     host = 0
     if from_host:
         known = set(stored)
-        host = len({key for key, _e in _host_events(ctx, rule, since) if key not in known})
+        host = len({key for key, _e in host_events(ctx, rule, since) if key not in known})
     customers = len(stored) + host
     integration = rule.integration
     provider = get_provider(integration.provider)
@@ -310,83 +307,6 @@ def resume_backfills(ctx: Context) -> int:
     for backfill_id in ids:
         _ask(ctx, backfill_id)
     return len(ids)
-
-
-def store_host_events(ctx: Context, rule: Rule, since: dt.datetime) -> int:
-    """Store what the host's past-events hook yields for the rule's trigger, as events with
-    the cause ``backfill`` (already matched: only the backfill applies a rule to them).
-
-    Returns:
-        How many were new.
-    """
-    db = ctx.session
-    stored = 0
-    batch: list[dict[str, Any]] = []
-    for _key, event in _host_events(ctx, rule, since):
-        batch.append(event)
-        if len(batch) >= 500:
-            stored += _store(ctx, batch)
-            batch = []
-    stored += _store(ctx, batch)
-    db.commit()
-    return stored
-
-
-def _store(ctx: Context, events: list[dict[str, Any]]) -> int:
-    if not events:
-        return 0
-    db = ctx.session
-    ids = [event["event_id"] for event in events]
-    known = set(
-        db.scalars(
-            select(Event.event_id).where(
-                Event.marketplace_id == events[0]["marketplace_id"], Event.event_id.in_(ids)
-            )
-        )
-    )
-    new = [event for event in events if event["event_id"] not in known]
-    db.add_all(Event(**event) for event in new)
-    db.flush()
-    return len(new)
-
-
-def _host_events(
-    ctx: Context, rule: Rule, since: dt.datetime
-) -> Iterable[tuple[str, dict[str, Any]]]:
-    """``(email_key, event row)`` for each valid past event the host's hook yields."""
-    hook = host().past_events_callback
-    if hook is None:
-        return
-    now = ctx.clock.now()
-    for raw in hook(rule.marketplace_id, rule.trigger, since):
-        try:
-            item = dict(raw)
-            when = item.pop("occurred_at")
-            if when.tzinfo is not None:
-                when = when.astimezone(dt.UTC).replace(tzinfo=None)
-            event_type = item.pop("type", rule.trigger)
-            customer = item.pop("customer")
-            event_id = item.pop("event_id")
-            clean = validate_event(event_type, rule.marketplace_id, customer, event_id, item)
-        except (InvalidEvent, KeyError, AttributeError, TypeError) as exc:
-            log.warning("past event skipped: %s", exc)
-            continue
-        if when < since or when > now:
-            continue
-        fields = clean["fields"]
-        row = {
-            "marketplace_id": clean["marketplace_id"],
-            "event_id": clean["id"],
-            "type": clean["type"],
-            "product_id": fields.get("product_id"),
-            "prospect_id": fields.get("prospect_id"),
-            "email_key": clean["customer"]["email"].lower(),
-            "payload": {"customer": clean["customer"], **fields},
-            "created_at": when,
-            "expanded_at": now,
-            "cause": BACKFILL,
-        }
-        yield row["email_key"], row
 
 
 def _its_pending(backfill: Backfill):
