@@ -4,7 +4,9 @@ ordinary deliveries (cause 'reconcile') and leaves the opted-out alone."""
 
 import pytest
 
-from addon.engine.reconcile import fix_check, latest_check, start_check
+from addon.engine.expansion import expand_events
+from addon.engine.reconcile import fix_check, latest_check, perform_check, start_check
+from addon.engine.rules import delete_rule
 from addon.sandbox.by_hand import adds_by_hand, removes_by_hand
 from addon.sandbox.consent import person_unsubscribes
 from addon.store.models import Integration
@@ -109,12 +111,8 @@ def test_work_still_pending_is_not_called_a_difference(app, engine, integration,
     with app.app_context():
         ctx = app.extensions["addon"].state(app).context
         ctx.session.commit()
-        from addon.engine.expansion import expand_events
-
         expand_events(ctx, "acme")
         _ctx, check = _check(app, integration.id)
-        from addon.engine.reconcile import perform_check
-
         check = perform_check(ctx, check)
         assert check.differences == []
 
@@ -130,3 +128,35 @@ def test_the_lists_are_read_in_pages_whatever_page_size_icontact_serves(
         check = latest_check(ctx, integration.id)
         assert len(_found(check)) == 4
         assert check.calls >= 6  # several pages of contacts and of the list
+
+
+def test_an_unsubscribe_the_engine_made_itself_is_missing_not_opted_out(
+    app, engine, icontact, integration, purchase_rule, run_jobs
+):
+    refunds = engine.add_rule(
+        "acme",
+        trigger="product.refunded",
+        integration_id=integration.id,
+        action="remove",
+        list_name="Customers",
+    )
+    purchase(engine, "ann@example.com", event_id="o-ann")
+    engine.emit(
+        "product.refunded",
+        marketplace_id="acme",
+        customer={"email": "ann@example.com"},
+        product_id="101",
+        event_id="r-ann",
+    )
+    run_jobs()
+    with app.app_context():
+        delete_rule("acme", refunds.id)  # now the rules keep her on the list
+    with app.app_context():
+        ctx, check = _check(app, integration.id)
+    run_jobs()
+    with app.app_context():
+        check = latest_check(ctx, integration.id)
+        assert _found(check) == [("missing", "ann@example.com")]
+        assert fix_check(ctx, check) == 1
+    run_jobs()
+    assert icontact.subscribers(list_id(icontact, "Customers"))["ann@example.com"] == "normal"

@@ -35,6 +35,7 @@ from ..store.models import (
     Integration,
     table_of,
 )
+from .consent import removed_by_engine
 from .context import Context
 from .expansion import delivery_row
 from .integrations import client_for
@@ -166,6 +167,7 @@ def perform_check(ctx: Context, check: Check) -> Check:
                     "rule_id": rule_id if rule_id is not None else implied.any_rule[list_id],
                 }
             )
+    _removed_by_us_are_missing(ctx, integration.id, differences)
     order = list(KINDS)
     differences.sort(key=lambda d: (d["list_name"], order.index(d["kind"]), d["email"].lower()))
     check.differences = differences
@@ -186,6 +188,23 @@ def perform_check(ctx: Context, check: Check) -> Check:
         check.calls,
     )
     return check
+
+
+def _removed_by_us_are_missing(
+    ctx: Context, integration_id: int, differences: list[dict[str, Any]]
+) -> None:
+    """An "unsubscribed" the engine caused itself (a rule removed them) is no opt-out: the
+    consent memory says so, and the customer is missing (the consent guard lets the add by)."""
+    unsubscribed = [
+        (d["list_id"], d["customer"]["email"].lower())
+        for d in differences
+        if d["kind"] == OPTED_OUT
+    ]
+    ours = removed_by_engine(ctx, integration_id, unsubscribed)
+    for difference in differences:
+        pair = (difference["list_id"], difference["customer"]["email"].lower())
+        if difference["kind"] == OPTED_OUT and pair in ours:
+            difference["kind"] = MISSING
 
 
 def fixable(check: Check) -> list[dict]:
