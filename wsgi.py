@@ -11,7 +11,7 @@ import json
 import os
 import re
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -69,6 +69,29 @@ MARKETPLACES: dict[str, dict[str, Any]] = {
         },
     },
 }
+
+
+def order_history(marketplace_id: str) -> list[dict[str, Any]]:
+    """The demo shop's orders from before it installed the add-on: a dozen a product over the
+    past two years, by eight regular customers (always the same, so a demo can be replayed)."""
+    marketplace = MARKETPLACES.get(marketplace_id)
+    if marketplace is None:
+        return []
+    start = datetime(2024, 12, 1)
+    orders = []
+    for p, product_id in enumerate(marketplace["products"]):
+        for n in range(12):
+            customer = (n * 3 + p) % 8 + 1
+            orders.append(
+                {
+                    "id": f"{marketplace_id}-{product_id}-{n + 1}",
+                    "email": f"regular{customer}@{marketplace_id}.test",
+                    "first_name": f"Regular {customer}",
+                    "product_id": product_id,
+                    "paid_at": start + timedelta(days=n * 30 + p * 7),
+                }
+            )
+    return orders
 
 
 def _instance_secret(app: Flask, name: str, make) -> str:
@@ -139,6 +162,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def product_name(marketplace_id, product_id):
         marketplace = MARKETPLACES.get(marketplace_id)
         return marketplace["products"].get(product_id) if marketplace else None
+
+    @engine.past_events
+    def past_orders(marketplace_id, trigger, since):
+        """What "Apply to past events" reads for the orders before the add-on came."""
+        if trigger != "product.purchased":
+            return
+        for order in order_history(marketplace_id):
+            if order["paid_at"] >= since:
+                yield {
+                    "event_id": f"order-{order['id']}",
+                    "occurred_at": order["paid_at"],
+                    "customer": {"email": order["email"], "first_name": order["first_name"]},
+                    "product_id": order["product_id"],
+                    "purchase_type": "primary",
+                }
 
     @engine.alarm_recipients
     def merchant_email(marketplace_id):

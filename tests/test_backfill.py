@@ -177,3 +177,17 @@ def test_past_events_from_the_hosts_hook_are_stored_and_applied(
     assert icontact.subscribers(list_id(icontact, "Customers")) == {"old@example.com": "normal"}
     [entry] = engine.logs("acme")
     assert entry.cause == "backfill" and entry.event_id == "legacy-1"
+
+
+def test_the_demo_storefront_offers_its_orders_from_before_the_add_on(
+    app, engine, icontact, integration, run_jobs
+):
+    rule_id = _rule(engine, integration, product_id="101")
+    with app.app_context():
+        ctx = _ctx(app)
+        rule = ctx.session.get(Rule, rule_id)
+        seen = backfills.preview(ctx, rule, LONG_AGO, from_host=True)
+        assert seen.customers == seen.from_host == 8
+        backfills.start_backfill(ctx, rule, LONG_AGO, from_host=True)
+    run_jobs()
+    assert len(icontact.subscribers(list_id(icontact, "Customers"))) == 8
