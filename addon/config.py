@@ -25,6 +25,12 @@ ADDON_ICONTACT_CALLS_PER_MINUTE = 60
 #: Contact lookups one worker runs at the same time. A lookup mostly waits on the network, so
 #: many in flight keep a burst of new customers moving; the shared limiter still paces every call.
 ADDON_ICONTACT_CONCURRENCY = 32
+#: Contacts read per call when the add-on syncs an account's contacts (iContact documents no
+#: largest page; one client was told 500, another uses 1000).
+ADDON_ICONTACT_PAGE_SIZE = 500
+#: Hours between two full syncs of an account's contacts (at connect, then on this schedule;
+#: each batch checks for contacts created since, in between). 0 turns the schedule off.
+ADDON_CONTACT_SYNC_HOURS = 24
 #: Seconds before one iContact API call gives up (connect, read).
 ADDON_ICONTACT_TIMEOUT = (5.0, 20.0)
 #: Fernet key (or comma-separated keys, newest first) that encrypts stored credentials.

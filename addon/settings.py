@@ -34,6 +34,8 @@ class Settings:
     icontact_register_url: str = _key("ADDON_ICONTACT_REGISTER_URL")
     icontact_calls_per_minute: int = _key("ADDON_ICONTACT_CALLS_PER_MINUTE", "positive")
     icontact_concurrency: int = _key("ADDON_ICONTACT_CONCURRENCY", "positive")
+    icontact_page_size: int = _key("ADDON_ICONTACT_PAGE_SIZE", "positive")
+    contact_sync_hours: int = _key("ADDON_CONTACT_SYNC_HOURS", "not_negative")
     #: Seconds (connect, read).
     icontact_timeout: tuple[float, float] = _key("ADDON_ICONTACT_TIMEOUT", "timeout")
     encryption_key: str | None = _key("ADDON_ENCRYPTION_KEY", secret=True)

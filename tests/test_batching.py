@@ -15,6 +15,17 @@ from tests.fake_clock import FakeClock
 
 
 @pytest.fixture
+def lookups(monkeypatch):
+    """iContact as a provider without a contact sync: every unknown customer is looked up."""
+    import dataclasses
+
+    from addon.providers import PROVIDERS
+
+    plain = dataclasses.replace(PROVIDERS["icontact"], sync_contacts=None)
+    monkeypatch.setitem(PROVIDERS, "icontact", plain)
+
+
+@pytest.fixture
 def rules(engine, integration):
     for trigger, action, name, product in [
         ("product.purchased", "add", "Customers", None),
@@ -75,7 +86,9 @@ def test_a_burst_is_applied_with_one_create_and_one_subscribe_call_per_list(
     subscribes = calls(icontact, "POST", "/subscriptions")
     assert [c["size"] for c in creates] == [40]
     assert sorted(c["size"] for c in subscribes) == [80]  # both lists in one call
-    assert len(calls(icontact, "GET", "/contacts")) == 40  # one lookup per new customer
+    # The account's contacts, synced at connect, and one check for those created since: no
+    # lookup per new customer.
+    assert len(calls(icontact, "GET", "/contacts")) == 2
     entries = engine.logs("acme", limit=100)
     assert len(entries) == 80 and {e.status for e in entries} == {"success"}
     assert {e.detail["calls"][-1].get("shared_by") for e in entries} == {80}
@@ -147,7 +160,7 @@ def test_per_customer_order_holds_inside_a_batch(engine, rules, icontact, run_jo
 
 
 def test_the_limiter_never_exceeds_the_allowance(
-    app, engine, rules, icontact, run_jobs, monkeypatch
+    app, engine, lookups, rules, icontact, run_jobs, monkeypatch
 ):
     """More calls than a minute's allowance of ten: the limiter spreads them over more than a
     minute of the (shared, hand-moved) clock, and iContact never sees more than ten in any
@@ -772,7 +785,7 @@ def test_rejected_credentials_hold_the_batch_out_and_the_one_prepared_behind_it(
 
 
 def test_a_batch_prepared_behind_another_knows_the_contacts_that_one_created(
-    app, engine, rules, integration, icontact, run_jobs, monkeypatch
+    app, engine, lookups, rules, integration, icontact, run_jobs, monkeypatch
 ):
     """The next batch is claimed while the one before it is out, but its cached contact ids
     are read when its own calls start: a customer that batch created costs no lookup."""

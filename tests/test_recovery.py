@@ -40,6 +40,7 @@ def test_events_stored_during_a_redis_outage_are_swept_later(
     app, engine, integration, icontact, run_jobs
 ):
     add_rule(engine, integration)
+    run_jobs()  # the contact sync of the connect
     queue = engine.state(app).queue
     real_enqueue = queue.enqueue
     queue.enqueue = lambda *a, **k: (_ for _ in ()).throw(ConnectionError("redis down"))

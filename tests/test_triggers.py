@@ -298,6 +298,7 @@ def test_re_emitting_an_event_id_applies_it_once(rule, emit, run_jobs, engine, i
 
 def test_invalid_email_fails_without_calling_icontact(rule, emit, run_jobs, engine, icontact):
     rule("product.purchased")
+    run_jobs()  # the contact sync of the connect
     before = icontact.stats.total_calls
     emit("product.purchased", customer={"email": "not-an-email"})
     run_jobs()

@@ -23,6 +23,7 @@ from ..store.models import PENDING, Delivery, Integration, table_of
 from ..store.prepared import Prepared, prepare
 from . import outages
 from .consent import mark_engine_removals, remember_removals
+from .contact_sync import note_check, since_mark
 from .contacts import known_contacts, remember_contacts
 from .context import Clock, Context
 from .integrations import mark_needs_attention
@@ -69,6 +70,8 @@ class Applying:
         self.actions = actions
         #: The cached contact ids of the batch's customers, read when its calls start.
         self.known: dict[str, str] = {}
+        #: The contact sync's mark when the cache holds every contact (None: look up).
+        self.since: str | None = None
         #: Deliveries claimed, those settled without a call included.
         self.size = size
         self.claimed_at = claimed_at
@@ -102,6 +105,8 @@ class Applying:
         self.known = known_contacts(ctx, self.integration_id, (a.email_key for a in self.actions))
         # Read as late, for the same reason: whom the engine itself took off which list.
         mark_engine_removals(ctx, self.integration_id, self.actions)
+        if self.provider.sync_contacts is not None:
+            self.since = since_mark(ctx, self.integration_id)
         # No snapshot held through the calls (it would keep SQLite from checkpointing).
         ctx.session.commit()
         self.began = clock.monotonic()
@@ -112,9 +117,11 @@ class Applying:
     def _call(self, app: Flask, clock: Clock, client) -> BatchResult:
         # A context of its own: the worker's would share its database session across threads.
         with app.app_context():
+            # Only a provider that syncs its contacts takes ``since``.
+            synced = {} if self.provider.sync_contacts is None else {"since": self.since}
             try:
                 return self.apply_actions(
-                    client, self.actions, self.known, lookup_threads=self.lookup_threads
+                    client, self.actions, self.known, lookup_threads=self.lookup_threads, **synced
                 )
             finally:
                 self.called = clock.monotonic()
@@ -202,6 +209,8 @@ def finish_batch(ctx: Context, applying: Applying, owner: str) -> bool:
             ctx, applying.integration_id, result.learned, result.forgotten, applying.known
         )
         remember_removals(ctx, applying.integration_id, by_key, result)
+        if applying.since is not None:
+            note_check(ctx, applying.integration_id, result.mark, result.searchable)
         ctx.session.commit()
         return held
 

@@ -14,6 +14,7 @@ from ..providers import get_provider
 from ..store.models import CONNECTED, Integration
 from . import leases, outages
 from .applying import Applying, finish_batch, prepare_batch
+from .contact_sync import ensure_synced
 from .context import Context
 from .expansion import expand_waiting, has_waiting_events
 from .integrations import client_for
@@ -32,10 +33,12 @@ def drain(ctx: Context, integration_id: int) -> str:
     if integration.status != CONNECTED:
         return "held: the integration needs attention"
     client = client_for(ctx, integration, max_wait=None)
+    with bind_event(None, integration.marketplace_id):
+        synced = ensure_synced(ctx, integration, client)
     owner = leases.new_owner()
     try:
         with bind_event(None, integration.marketplace_id):
-            summary = _drain(ctx, integration, client, owner)
+            summary = _drain(ctx, integration, client, owner, synced)
     except BaseException as exc:
         _hand_back(ctx, owner, exc)
         raise
@@ -61,13 +64,18 @@ def _hand_back(ctx: Context, owner: str, exc: BaseException) -> None:
         outages.abandon(ctx, owner)
 
 
-def _claim_size(ctx: Context, provider: str) -> int:
+def _claim_size(ctx: Context, provider: str, synced: bool) -> int:
+    if synced:
+        # With the account's contacts known, a batch of adds costs a few calls whatever its
+        # size (a check for new contacts, one create, one subscribe per chunk): small batches
+        # would spend the allowance on more of them.
+        return ctx.settings.claim_batch
     # A batch must finish well inside its lease even at the account's call allowance.
     allowance = get_provider(provider).calls_per_minute(ctx.settings)
     return max(10, min(ctx.settings.claim_batch, allowance // 2))
 
 
-def _drain(ctx: Context, integration: Integration, client, owner: str) -> str:
+def _drain(ctx: Context, integration: Integration, client, owner: str, synced: bool) -> str:
     """Apply batch after batch; over a slow network, prepare the next batch while the current
     one's calls run.
 
@@ -98,7 +106,9 @@ def _drain(ctx: Context, integration: Integration, client, owner: str) -> str:
             # claimed once the batch is written, in one claim rather than two.
             if clock.monotonic() <= deadline and (running is None or (running.full and overlap)):
                 try:
-                    ready = _claim_next(ctx, integration_id, marketplace_id, provider, owner)
+                    ready = _claim_next(
+                        ctx, integration_id, marketplace_id, provider, owner, synced
+                    )
                 except BaseException:
                     if running is not None:
                         # Its calls were made: write what they did before the rest is handed
@@ -134,7 +144,7 @@ def _drain(ctx: Context, integration: Integration, client, owner: str) -> str:
 
 
 def _claim_next(
-    ctx: Context, integration_id: int, marketplace_id: str, provider: str, owner: str
+    ctx: Context, integration_id: int, marketplace_id: str, provider: str, owner: str, synced: bool
 ) -> Applying | None:
     """Lease and prepare the next batch, after matching any events that arrived meanwhile."""
     began = time.thread_time()
@@ -143,7 +153,7 @@ def _claim_next(
     if has_waiting_events(ctx, marketplace_id):
         expand_waiting(ctx, marketplace_id, draining=integration_id)
     claimed_at = ctx.clock.monotonic()
-    limit = _claim_size(ctx, provider)
+    limit = _claim_size(ctx, provider, synced)
     batch = leases.claim(ctx, integration_id, owner, limit, marketplace_id)
     if not batch:
         return None

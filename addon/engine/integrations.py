@@ -26,6 +26,7 @@ from ..store.models import (
     marketplace_row,
     utcnow,
 )
+from .contact_sync import enqueue_sync, forget_contacts
 from .context import Context
 from .logs import skip_pending
 from .queue import enqueue_drain
@@ -175,6 +176,7 @@ def connect(marketplace_id: str, provider: str, *, label, username, password) ->
         raise IntegrationError(
             f"An integration labelled {clean_label!r} already exists in this marketplace."
         ) from None
+    enqueue_sync(context(), integration.id)
     return integration
 
 
@@ -208,6 +210,10 @@ def update_integration(
         integration.label = new_label
     if verified is not None:
         user, secret, account_id, folder_id, lists = verified
+        if (account_id, folder_id) != (integration.account_id, integration.client_folder_id):
+            # Another account: its contacts are not the cached ones (an email missing from
+            # the cache could exist there, and creating it would blank its fields).
+            forget_contacts(context(), integration.id)
         integration.username = user
         integration.secret = state().vault.encrypt(secret)
         integration.account_id, integration.client_folder_id = account_id, folder_id

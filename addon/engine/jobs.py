@@ -18,7 +18,9 @@ from sqlalchemy.exc import DBAPIError
 
 from ..logsetup import bind_event
 from ..state import context
+from ..store.models import CONNECTED, Integration
 from . import outages
+from .contact_sync import sync_contacts, sync_due
 from .context import Context
 from .drain import drain
 from .expansion import expand_waiting
@@ -62,6 +64,19 @@ def drain_integration(integration_id: int, helper: int = 0) -> str:
         helper: which extra drain of a backlog this is (see :func:`queue.enqueue_drain`).
     """
     return _drain_integration(context(), integration_id, helper)
+
+
+def sync_integration_contacts(integration_id: int) -> str:
+    """Copy the integration's contacts from its provider into the contact cache (at connect
+    and when ``ADDON_CONTACT_SYNC_HOURS`` passed), so new customers need no lookups."""
+    ctx = context()
+    integration = ctx.session.get(Integration, integration_id)
+    if integration is None or integration.status != CONNECTED:
+        return "integration gone or needs attention"
+    if not sync_due(ctx, integration_id):
+        return "synced already"
+    with _resuming_after_outage(ctx):
+        return sync_contacts(ctx, integration)
 
 
 def _drain_integration(ctx: Context, integration_id: int, helper: int = 0) -> str:

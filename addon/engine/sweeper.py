@@ -22,6 +22,7 @@ from ..store.models import Event
 from . import outages
 from .alarms import check_alarms_once
 from .backfill import resume_backfills
+from .contact_sync import due_syncs, enqueue_sync
 from .context import Context
 from .leases import integration_ids_with_due_work
 from .nightly import run_nightly_if_due
@@ -84,6 +85,9 @@ def _sweep(ctx: Context, stale_seconds: int, coalesce: bool) -> str:
     integrations = integration_ids_with_due_work(ctx)
     for integration_id in integrations:
         enqueue_drain(queue, integration_id, coalesce=coalesce)
+    if stale_seconds:  # the timed sweep, not the resumption after an outage
+        for integration_id in due_syncs(ctx):
+            enqueue_sync(ctx, integration_id)
     db.commit()
     # The next slice of each rule being applied to past events (paced, see backfill.py).
     resume_backfills(ctx)

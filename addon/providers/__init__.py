@@ -8,7 +8,7 @@ connect form, and nothing in ``addon/engine/`` or ``addon/web/`` changes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -19,6 +19,7 @@ from .base import (
     Action,
     BatchResult,
     CredentialField,
+    ContactsPage,
     InvalidData,
     Membership,
     NotFound,
@@ -95,6 +96,12 @@ class Provider:
     #: ``(action, customers, of them with a known contact id, claim batch) -> calls``.
     #: None: one call per customer.
     estimate_calls: Callable[[str, int, int, int], int] | None = None
+    #: Optional: every contact of the account, page by page: ``(settings, client) ->
+    #: Iterator[ContactsPage]``. With it the engine keeps the account's contacts in its cache
+    #: (at connect and on a schedule) and hands ``apply_actions`` the sync's mark as
+    #: ``since=``: a customer the cache has never seen is then new unless the provider created
+    #: them since the mark, which one call per batch tells, instead of one lookup per customer.
+    sync_contacts: Callable[[Settings, Any], Iterator[ContactsPage]] | None = None
 
 
 #: The providers by name. Use :func:`register` to add one.
@@ -148,6 +155,7 @@ __all__ = [
     "Action",
     "BatchResult",
     "CredentialField",
+    "ContactsPage",
     "InvalidData",
     "Membership",
     "NotFound",

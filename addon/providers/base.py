@@ -145,3 +145,24 @@ class BatchResult:
     calls: list[dict[str, Any]] = field(default_factory=list)
     #: Per action, the calls made for it (shared ones summarised), for its log entry.
     details: dict[Hashable, list[dict[str, Any]]] = field(default_factory=dict)
+    #: The newest creation mark the batch's check for new contacts saw (``since=`` of the
+    #: next batch), or None when it made no such check.
+    mark: str | None = None
+    #: False when the provider ignored the check for new contacts (it answers that search
+    #: with a warning): the caller goes back to looking each unknown customer up.
+    searchable: bool = True
+
+
+@dataclass
+class ContactsPage:
+    """One page of a provider account's contacts, read by a contact sync.
+
+    ``mark`` is the provider's own creation stamp of the newest contact read so far (its
+    clock, not ours): a later check for contacts created since then starts there. ``complete``
+    is False when the provider ignored part of the query, so what it sent may not be every
+    contact: such a sync proves nothing about an email it did not see.
+    """
+
+    contacts: dict[str, str]
+    mark: str | None
+    complete: bool = True

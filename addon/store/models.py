@@ -323,6 +323,22 @@ class Alarm(Base):
     # Each channel's outcome in words: {"email": "sent to ...", "webhook": "off"}.
     channels: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+class ContactSync(Base):
+    """How far the integration's contact cache is known to be complete (a provider's contact
+    sync): a customer the cache has not seen is new unless the provider created them after
+    ``mark`` (the provider's own creation stamp, not our clock)."""
+
+    __tablename__ = "addon_contact_sync"
+
+    integration_id: Mapped[int] = mapped_column(
+        ForeignKey("addon_integration.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: When the last full sync ended (naive UTC); None while the first one has not.
+    synced_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    mark: Mapped[str | None] = mapped_column(String(40))
+    #: False once the provider ignored a check for new contacts: each unknown customer is then
+    #: looked up again, until the next full sync tries the check anew.
+    searchable: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class EngineRemoval(_IntegrationPart, Base):

@@ -9,7 +9,7 @@ import urllib3
 
 from .. import CredentialField, Provider, SetupStep, register
 from ..base import Throttle
-from . import batch, client, estimates, members, session
+from . import batch, client, estimates, members, session, sync
 
 if TYPE_CHECKING:
     from ...settings import Settings
@@ -99,5 +99,6 @@ PROVIDER = register(
         # A subscription in status "pending" waits for the person's confirmation (KB-SUB).
         double_opt_in=True,
         estimate_calls=estimates.estimate_calls,
+        sync_contacts=sync.contact_pages,
     )
 )

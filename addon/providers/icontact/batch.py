@@ -30,6 +30,7 @@ from ..base import (
 from . import consent
 from .client import IContactClient
 from .subscribers import contact_record, remove_subscriber
+from .sync import new_among
 
 #: iContact documents no batch limit; stay at a size every client in the wild uses.
 CHUNK = 200
@@ -54,8 +55,11 @@ class _Batch:
         known: dict[str, str],
         lookup_threads: int,
         make_client: Callable[[], IContactClient],
+        since: str | None = None,
     ):
         self.client = client
+        #: The contact sync's mark: emails not in ``known`` are new unless created since.
+        self.since = since
         self.ids = dict(known)
         self.from_cache = set(known)
         self.result = BatchResult()
@@ -250,7 +254,7 @@ class _Batch:
 def _apply(batch: _Batch, client: IContactClient, actions: list[Action]) -> None:
     adds = [a for a in actions if a.action == "add"]
     removes = [a for a in actions if a.action == "remove"]
-    batch.lookup(sorted({a.email_key for a in adds}))
+    batch.lookup(new_among(batch, sorted({a.email_key for a in adds} - batch.ids.keys())))
     adds = batch.screen(adds)
     batch.create(adds)
     ready = [a for a in adds if a.key not in batch.result.outcomes]
@@ -282,17 +286,22 @@ def apply_actions(
     *,
     lookup_threads: int = 8,
     make_client: Callable[[], IContactClient] | None = None,
+    since: str | None = None,
 ) -> BatchResult:
     """Apply adds and removes for one account; ``known`` maps lower-cased emails to ids.
 
     A temporary failure part-way keeps what was already done: the actions it left undone get
     the ``TemporaryFailure`` as their outcome, for the caller to retry just those.
 
+    Args:
+        since: the mark of a complete contact sync (``known`` then holds every contact the
+            account had): one check for contacts created since replaces the lookups.
+
     Raises:
         RejectedCredentials: for the whole batch (the caller holds it; every call is
             idempotent, so applying it again later is safe).
     """
-    batch = _Batch(client, known, lookup_threads, make_client or client.sibling)
+    batch = _Batch(client, known, lookup_threads, make_client or client.sibling, since)
     try:
         _apply(batch, client, actions)
     except TemporaryFailure as exc:
