@@ -323,6 +323,8 @@ class Alarm(Base):
     # Each channel's outcome in words: {"email": "sent to ...", "webhook": "off"}.
     channels: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class ContactSync(Base):
     """How far the integration's contact cache is known to be complete (a provider's contact
     sync): a customer the cache has not seen is new unless the provider created them after
