@@ -31,7 +31,7 @@ log = logging.getLogger("addon.sync")
 
 #: How often, and how many times, a drain looks whether another worker's first sync of the
 #: integration has ended before it goes on without one (then looking customers up).
-_WAIT_STEP_SECONDS, _WAIT_STEPS = 0.5, 120
+_WAIT_STEP_SECONDS, _WAIT_STEPS = 0.5, 60
 
 
 def sync_contacts(ctx: Context, integration: Integration, client=None, wait: bool = False) -> str:
