@@ -25,6 +25,10 @@ ADDON_ICONTACT_CALLS_PER_MINUTE = 60
 #: Contact lookups one worker runs at the same time. A lookup mostly waits on the network, so
 #: many in flight keep a burst of new customers moving; the shared limiter still paces every call.
 ADDON_ICONTACT_CONCURRENCY = 32
+#: Records one POST /contacts or /subscriptions carries. iContact documents no cap; the
+#: simulator took 100,000 contacts in one POST (about 2 s). At 60 calls a minute, bigger posts
+#: leave more of the allowance for the rest of a burst.
+ADDON_ICONTACT_BATCH_SIZE = 1000
 #: Contacts read per call when the add-on syncs an account's contacts (iContact documents no
 #: largest page; one client was told 500, another uses 1000).
 ADDON_ICONTACT_PAGE_SIZE = 500
@@ -53,6 +57,10 @@ ADDON_EVENT_RETENTION_DAYS = 400
 ADDON_CHECK_HOUR: int | None = 3
 #: Deliveries one worker claims at a time; a claim is a lease that expires after this many seconds.
 ADDON_CLAIM_BATCH = 200
+#: Under a backlog, the claims of an integration whose contacts are synced double, up to this
+#: many deliveries: such a batch costs a few calls whatever its size, so a burst needs fewer
+#: of the account's calls.
+ADDON_CLAIM_BATCH_MAX = 2000
 ADDON_LEASE_SECONDS = 300
 #: A large backlog of one integration is shared by up to this many drain jobs (workers).
 ADDON_PARALLEL_DRAINS = 4

@@ -34,6 +34,7 @@ class Settings:
     icontact_register_url: str = _key("ADDON_ICONTACT_REGISTER_URL")
     icontact_calls_per_minute: int = _key("ADDON_ICONTACT_CALLS_PER_MINUTE", "positive")
     icontact_concurrency: int = _key("ADDON_ICONTACT_CONCURRENCY", "positive")
+    icontact_batch_size: int = _key("ADDON_ICONTACT_BATCH_SIZE", "positive")
     icontact_page_size: int = _key("ADDON_ICONTACT_PAGE_SIZE", "positive")
     contact_sync_hours: int = _key("ADDON_CONTACT_SYNC_HOURS", "not_negative")
     #: Seconds (connect, read).
@@ -48,6 +49,7 @@ class Settings:
     #: UTC hour of the nightly check and pruning; None: no nightly run.
     check_hour: int | None = _key("ADDON_CHECK_HOUR", "hour")
     claim_batch: int = _key("ADDON_CLAIM_BATCH", "positive")
+    claim_batch_max: int = _key("ADDON_CLAIM_BATCH_MAX", "positive")
     lease_seconds: int = _key("ADDON_LEASE_SECONDS", "positive")
     parallel_drains: int = _key("ADDON_PARALLEL_DRAINS", "positive")
     drain_seconds: float = _key("ADDON_DRAIN_SECONDS", "positive")

@@ -705,7 +705,7 @@ def test_a_drain_prepares_the_next_batch_while_a_slow_icontact_works_on_the_curr
     overlaps that wait; the calls themselves stay one batch at a time, in claim order."""
     from addon.engine import expansion, jobs
 
-    configure(app, ADDON_CLAIM_BATCH=10)
+    configure(app, ADDON_CLAIM_BATCH=10, ADDON_CLAIM_BATCH_MAX=10)
     emails = [f"p{n:02}@example.com" for n in range(40)]
     for email in emails:
         purchase(engine, email, product_id="999")  # the global rule only: one delivery each
@@ -756,7 +756,7 @@ def test_rejected_credentials_hold_the_batch_out_and_the_one_prepared_behind_it(
 ):
     from addon.store.models import Delivery
 
-    configure(app, ADDON_CLAIM_BATCH=10)
+    configure(app, ADDON_CLAIM_BATCH=10, ADDON_CLAIM_BATCH_MAX=10)
     for n in range(40):
         purchase(engine, f"r{n:02}@example.com", product_id="999")
 

@@ -229,3 +229,28 @@ def test_a_contact_list_answered_with_a_warning_is_not_a_complete_sync(app):
     with app.app_context():
         [page] = contact_pages(context().settings, Pages())
     assert page.contacts == {"a@example.com": "1"} and page.complete is False
+
+
+def test_under_a_backlog_a_synced_integrations_claims_grow_to_the_most_allowed(
+    app, engine, rule, icontact, call_log, run_jobs
+):
+    configure(app, ADDON_CLAIM_BATCH=10, ADDON_CLAIM_BATCH_MAX=40, ADDON_PARALLEL_DRAINS=1)
+    run_jobs()
+    for n in range(100):
+        purchase(engine, f"new{n}@example.com")
+    run_jobs()
+    subscribes = [1 for m, p, _ in call_log if m == "POST" and p.endswith("/subscriptions")]
+    assert len(subscribes) == 4  # claims of 10, 20, 40 and the last 30
+    assert len(icontact.subscribers(list_id(icontact, "Customers"))) == 100
+
+
+def test_a_post_carries_at_most_the_records_per_call_setting(
+    app, engine, rule, icontact, call_log, run_jobs
+):
+    configure(app, ADDON_ICONTACT_BATCH_SIZE=15)
+    run_jobs()
+    for n in range(40):
+        purchase(engine, f"new{n}@example.com")
+    run_jobs()
+    assert len(contact_creates(call_log)) == 3  # 15 + 15 + 10
+    assert len(icontact.subscribers(list_id(icontact, "Customers"))) == 40

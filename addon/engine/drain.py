@@ -93,6 +93,7 @@ def _drain(ctx: Context, integration: Integration, client, owner: str, synced: b
     integration_id, marketplace_id = integration.id, integration.marketplace_id
     provider = integration.provider
     running: Applying | None = None
+    size = _claim_size(ctx, provider, synced)
     overlap = False  # whether the last batch's calls took longer than the worker's own work
     with (
         leases.LeaseKeeper(ctx, owner),
@@ -106,9 +107,7 @@ def _drain(ctx: Context, integration: Integration, client, owner: str, synced: b
             # claimed once the batch is written, in one claim rather than two.
             if clock.monotonic() <= deadline and (running is None or (running.full and overlap)):
                 try:
-                    ready = _claim_next(
-                        ctx, integration_id, marketplace_id, provider, owner, synced
-                    )
+                    ready = _claim_next(ctx, integration_id, marketplace_id, provider, owner, size)
                 except BaseException:
                     if running is not None:
                         # Its calls were made: write what they did before the rest is handed
@@ -116,6 +115,8 @@ def _drain(ctx: Context, integration: Integration, client, owner: str, synced: b
                         _finish_before_stopping(ctx, running, owner)
                     raise
                 claimed = 0 if ready is None else ready.size
+                if synced and ready is not None and ready.full:
+                    size = min(2 * size, max(ctx.settings.claim_batch_max, size))
             # A claim made while a batch was out may have found only customers waiting for
             # that batch: claim again once it is written.
             waited = running is not None
@@ -144,7 +145,7 @@ def _drain(ctx: Context, integration: Integration, client, owner: str, synced: b
 
 
 def _claim_next(
-    ctx: Context, integration_id: int, marketplace_id: str, provider: str, owner: str, synced: bool
+    ctx: Context, integration_id: int, marketplace_id: str, provider: str, owner: str, limit: int
 ) -> Applying | None:
     """Lease and prepare the next batch, after matching any events that arrived meanwhile."""
     began = time.thread_time()
@@ -153,7 +154,6 @@ def _claim_next(
     if has_waiting_events(ctx, marketplace_id):
         expand_waiting(ctx, marketplace_id, draining=integration_id)
     claimed_at = ctx.clock.monotonic()
-    limit = _claim_size(ctx, provider, synced)
     batch = leases.claim(ctx, integration_id, owner, limit, marketplace_id)
     if not batch:
         return None

@@ -24,7 +24,7 @@ def _client(
     http: urllib3.PoolManager | None = None,
     throttle: Throttle | None = None,
 ) -> client.IContactClient:
-    return client.IContactClient(
+    made = client.IContactClient(
         settings.icontact_api_url,
         settings.icontact_app_id,
         username,
@@ -35,6 +35,8 @@ def _client(
         http=http or _http(settings),
         throttle=throttle,
     )
+    made.records_per_call = settings.icontact_batch_size
+    return made
 
 
 def _http(settings: Settings) -> urllib3.PoolManager:

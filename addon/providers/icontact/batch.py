@@ -32,11 +32,8 @@ from .client import IContactClient
 from .subscribers import contact_record, remove_subscriber
 from .sync import new_among
 
-#: iContact documents no batch limit; stay at a size every client in the wild uses.
-CHUNK = 200
 
-
-def _chunks(items: list, size: int = CHUNK):
+def _chunks(items: list, size: int):
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -112,7 +109,7 @@ class _Batch:
         for act in actions:
             if act.email_key not in self.ids and act.email_key not in records:
                 records[act.email_key] = contact_record(act.customer)
-        for chunk in _chunks(list(records.values())):
+        for chunk in _chunks(list(records.values()), self.client.records_per_call):
             start = len(self.client.transcript)
             body = self.client.request("POST", self.client.folder_path("/contacts"), json=chunk)
             calls = self.client.transcript[start:]
@@ -193,7 +190,7 @@ class _Batch:
     def subscribe(self, actions: list[Action]) -> list[Action]:
         """Subscribe in one call per chunk; returns the actions iContact did not accept."""
         rejected: list[Action] = []
-        for chunk in _chunks(actions):
+        for chunk in _chunks(actions, self.client.records_per_call):
             pairs = [(a.list_id, self.ids[a.email_key]) for a in chunk]
             start = len(self.client.transcript)
             answer = self.client.subscribe(

@@ -16,6 +16,9 @@ from .session import ApiSession, api_pool, message
 class IContactClient(ApiSession):
     """One merchant's iContact account (see :class:`ApiSession` for the arguments)."""
 
+    #: Records one collection POST carries (``ADDON_ICONTACT_BATCH_SIZE``, set by the provider).
+    records_per_call = 200
+
     def folder_path(self, suffix: str) -> str:
         """The account's client-folder path ending in ``suffix`` (``/contacts``), discovering
         the account first if its ids are not known yet; part of the client's API for
@@ -157,7 +160,7 @@ class IContactClient(ApiSession):
 
     def sibling(self) -> IContactClient:
         """A client for the same account with its own transcript (one per thread)."""
-        return IContactClient(
+        twin = IContactClient(
             self.base_url,
             self._headers["API-AppId"],
             self._headers["API-Username"],
@@ -168,6 +171,8 @@ class IContactClient(ApiSession):
             http=self.http,
             throttle=self.throttle,
         )
+        twin.records_per_call = self.records_per_call
+        return twin
 
     def list_exists(self, list_id: str) -> bool:
         try:
