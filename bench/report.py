@@ -278,7 +278,8 @@ def summary(prefix: str, figures: LatencyPass) -> str:
     return (
         f"{prefix}: deliveries_per_s={figures.one.rate:.1f} naive_per_s={figures.naive.rate:.1f} "
         f"ratio={figures.ratio:.1f} calls_per_delivery={figures.one.calls_per_delivery:.3f} "
-        f"emit_p99_ms={figures.emit_p99_ms:.2f} e2e_p95_s={figures.e2e_p95_s:.2f} "
+        f"emit_p99_ms={figures.emit_p99_ms:.2f} enqueue_p99_ms={figures.enqueue_p99_ms:.2f} "
+        f"e2e_p95_s={figures.e2e_p95_s:.2f} "
         f"rss_mb={rss:.0f} scale_2w={figures.scale_2w:.2f}"
     )
 

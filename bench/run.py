@@ -21,20 +21,22 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import passes, report  # noqa: E402
+from bench import allowance, passes, report  # noqa: E402
 from bench.benchmarks_md import replace_section  # noqa: E402
 from bench.latency import Latency  # noqa: E402
 from bench.latency import e2e_run as latency_run  # noqa: E402
 from bench.machine import describe, yardstick  # noqa: E402
 
-ALL_PASSES = ("0", "50", "throttled")
+ALL_PASSES = ("0", "50", "throttled", "allowance")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller workload and time caps")
     parser.add_argument(
-        "--passes", default=",".join(ALL_PASSES), help="comma-separated: 0, 50, throttled"
+        "--passes",
+        default=",".join(ALL_PASSES),
+        help="comma-separated: 0, 50, throttled, allowance",
     )
     parser.add_argument("--redis-url", help="use this Redis (it is FLUSHED) instead of embedded")
     parser.add_argument("--database-uri", help="use this database (add-on tables emptied)")
@@ -72,6 +74,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "e2e_wait": 30.0,
         "throttle_customers": 200,  # 1,000 events
         "throttle_cap": 150.0,
+        "allowance_cap": 900.0,
     }
     quick = {
         "customers": 400,
@@ -85,6 +88,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "e2e_wait": 10.0,
         "throttle_customers": 40,
         "throttle_cap": 60.0,
+        "allowance_cap": 300.0,
     }
     for key, value in (quick if args.quick else full).items():
         if getattr(args, key, None) is None:
@@ -140,13 +144,17 @@ def main(argv: list[str] | None = None) -> int:
     first = yardstick()
     began = time.monotonic()
     results = []
-    latencies = [int(name) for name in args.passes if name != "throttled"]
+    latencies = [int(name) for name in args.passes if name not in ("throttled", "allowance")]
+    at_allowance = None
     with tempfile.TemporaryDirectory(prefix="addon-bench-snapshot-") as folder:
-        if latencies:
+        if latencies or "allowance" in args.passes:
             step("the workload, emitted once for every timed engine run")
             emitted = passes.emit_workload(args, Path(folder))
         for latency_ms in latencies:
             results.append(latency_pass(args, latency_ms, emitted))
+        if "allowance" in args.passes:
+            step("[allowance] 60 calls/minute, cold cache")
+            at_allowance = allowance.allowance_run(args, emitted)
     throttled = None
     if "throttled" in args.passes:
         step("[throttled] 600 calls/minute")
@@ -155,15 +163,19 @@ def main(argv: list[str] | None = None) -> int:
     machine = describe((first, yardstick()))
     workload = f"{args.customers * 5:,} events from {args.customers:,} customers"
     title = f"Integration Engine benchmark: {workload}{' (--quick)' if args.quick else ''}"
-    table = report.table(results, throttled)
-    lines = summary_lines(results, throttled, runtime)
+    table = report.table(results, throttled) if results or throttled else ""
+    if at_allowance is not None:
+        table += "\n\n" + allowance.describe(at_allowance)
+    lines = summary_lines(results, throttled, runtime, at_allowance)
     print(f"\n{title}\n{machine}\n\n{table}\n\n{lines}")
     if args.update_benchmarks:
         replace_section("latest-run", f"{title}; {machine}\n\n{table}\n\n```\n{lines}\n```")
     return 0
 
 
-def summary_lines(results: list[report.LatencyPass], throttled, runtime: float) -> str:
+def summary_lines(
+    results: list[report.LatencyPass], throttled, runtime: float, at_allowance=None
+) -> str:
     lines = [f"runtime: {runtime:.0f} s"]
     # The zero-latency pass's line comes last: it is the one `make bench` ends with.
     for figures in results:
@@ -171,6 +183,8 @@ def summary_lines(results: list[report.LatencyPass], throttled, runtime: float) 
             lines.append(report.summary(f"bench-{figures.latency_ms}ms", figures))
     if throttled is not None:
         lines.append(report.throttled_summary(throttled))
+    if at_allowance is not None:
+        lines.append(allowance.summary(at_allowance))
     for figures in results:
         if not figures.latency_ms:
             lines.append(report.summary("bench", figures))

@@ -8,7 +8,9 @@ Serves :mod:`addon.sandbox` unchanged and adds, outside ``/icp``, two read-only 
   ``normal``, as ``[unix time, listId, lower-cased email]`` in the order they were made, from
   entry ``N`` on. The time is taken in the simulator right after the subscription was stored,
   so "emit → subscription exists" needs no polling during the measurement.
-- ``GET /bench/stats``: the simulator's call counters (total, busiest minute, throttled).
+- ``GET /bench/stats``: the simulator's call counters (total, busiest minute, throttled), and
+  under ``kinds`` the API calls by kind (``GET contacts?email``, ``POST subscriptions``...):
+  where an allowance goes.
 
 It runs in its own process so its request handling never competes for the GIL with the
 process being measured. iContact's servers don't share the measured machine's two cores, so the
@@ -24,6 +26,7 @@ import argparse
 import json
 import threading
 import time
+from collections import Counter
 
 from flask import Flask, Response, g, request
 from granian.constants import Interfaces
@@ -74,9 +77,14 @@ def create_bench_simulator(state: SandboxState | None = None) -> Flask:
     state = state if state is not None else SandboxState()
     app = create_sandbox_app(state)
     clock = SubscriptionClock()
+    kinds: Counter[str] = Counter()
+    kinds_lock = threading.Lock()
 
     @app.after_request
     def _stamp(response: Response) -> Response:
+        if request.path.startswith("/icp/a/"):
+            with kinds_lock:
+                kinds[_kind(request.method, request.path, request.args)] += 1
         if (
             request.method == "POST"
             and request.path.rstrip("/").endswith("/subscriptions")
@@ -96,9 +104,19 @@ def create_bench_simulator(state: SandboxState | None = None) -> Flask:
     def stats() -> Response:
         with state.lock:
             body = state.stats.as_dict()
+        with kinds_lock:
+            body["kinds"] = dict(kinds)
         return Response(json.dumps(body), mimetype="application/json")
 
     return app
+
+
+def _kind(method: str, path: str, args) -> str:
+    """``GET contacts?email``: the method, the resource and the search, not the ids."""
+    parts = [p for p in path.split("/") if p and not p.isdigit() and "_" not in p]
+    resource = parts[-1] if parts else path
+    terms = sorted(k for k in args if k not in ("limit", "offset", "status", "orderby"))
+    return f"{method} {resource}" + (f"?{'&'.join(terms)}" if terms else "")
 
 
 def main(argv: list[str] | None = None) -> None:
