@@ -4,14 +4,26 @@
 ``paths`` (the URL converters of ids), ``guard`` (whose marketplace, CSRF, headers,
 errors), ``htmx`` (fragment helpers), ``integrations`` (Integration Setup), ``rules`` (Global
 Rules, a product's tab), ``rule_wizard``, ``logs``, ``alarms`` (integrations' health, alarms)
-``reconcile`` (Check against iContact) and ``backfill`` (Apply to past events).
+``reconcile`` (Check against iContact), ``backfill`` (Apply to past events) and ``backlog``
+(the updates waiting on each integration's row).
 """
 
 from __future__ import annotations
 
 from flask import Blueprint
 
-from . import alarms, backfill, guard, integrations, logs, paths, reconcile, rule_wizard, rules
+from . import (
+    alarms,
+    backfill,
+    backlog,
+    guard,
+    integrations,
+    logs,
+    paths,
+    reconcile,
+    rule_wizard,
+    rules,
+)
 
 
 def register(bp: Blueprint) -> None:
@@ -24,3 +36,4 @@ def register(bp: Blueprint) -> None:
     alarms.register(bp)
     reconcile.register(bp)
     backfill.register(bp)
+    backlog.register(bp)
