@@ -57,9 +57,9 @@ ADDON_EVENT_RETENTION_DAYS = 400
 ADDON_CHECK_HOUR: int | None = 3
 #: Deliveries one worker claims at a time; a claim is a lease that expires after this many seconds.
 ADDON_CLAIM_BATCH = 200
-#: Under a backlog, the claims of an integration whose contacts are synced double, up to this
-#: many deliveries: such a batch costs a few calls whatever its size, so a burst needs fewer
-#: of the account's calls.
+#: When the provider's allowance sets the pace, the claims of an integration whose contacts
+#: are synced double, up to this many deliveries: such a batch costs a few calls whatever its
+#: size, so a burst needs fewer of the account's calls.
 ADDON_CLAIM_BATCH_MAX = 2000
 ADDON_LEASE_SECONDS = 300
 #: A large backlog of one integration is shared by up to this many drain jobs (workers).

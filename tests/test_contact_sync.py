@@ -231,17 +231,39 @@ def test_a_contact_list_answered_with_a_warning_is_not_a_complete_sync(app):
     assert page.contacts == {"a@example.com": "1"} and page.complete is False
 
 
-def test_under_a_backlog_a_synced_integrations_claims_grow_to_the_most_allowed(
-    app, engine, rule, icontact, call_log, run_jobs
-):
-    configure(app, ADDON_CLAIM_BATCH=10, ADDON_CLAIM_BATCH_MAX=40, ADDON_PARALLEL_DRAINS=1)
+def subscribe_posts(call_log):
+    return [1 for m, p, _ in call_log if m == "POST" and p.endswith("/subscriptions")]
+
+
+def backlog_of_100(app, engine, run_jobs, calls_per_minute):
+    configure(
+        app,
+        ADDON_CLAIM_BATCH=10,
+        ADDON_CLAIM_BATCH_MAX=40,
+        ADDON_PARALLEL_DRAINS=1,
+        ADDON_ICONTACT_CALLS_PER_MINUTE=calls_per_minute,
+    )
     run_jobs()
     for n in range(100):
         purchase(engine, f"new{n}@example.com")
     run_jobs()
-    subscribes = [1 for m, p, _ in call_log if m == "POST" and p.endswith("/subscriptions")]
-    assert len(subscribes) == 4  # claims of 10, 20, 40 and the last 30
+
+
+def test_when_the_allowance_sets_the_pace_a_synced_integrations_claims_grow(
+    app, engine, rule, icontact, call_log, run_jobs
+):
+    backlog_of_100(app, engine, run_jobs, calls_per_minute=600)
+    assert len(subscribe_posts(call_log)) == 4  # claims of 10, 20, 40 and the last 30
     assert len(icontact.subscribers(list_id(icontact, "Customers"))) == 100
+
+
+def test_when_the_worker_sets_the_pace_claims_stay_as_they_are(
+    app, engine, rule, icontact, call_log, run_jobs
+):
+    """Far below the allowance, big claims would keep other workers from the backlog (a
+    customer's deliveries go in order): claims of 10."""
+    backlog_of_100(app, engine, run_jobs, calls_per_minute=10_000_000)
+    assert len(subscribe_posts(call_log)) == 10
 
 
 def test_a_post_carries_at_most_the_records_per_call_setting(

@@ -84,6 +84,8 @@ class Applying:
         self.apply_actions = self.provider.apply_actions
         self.lookup_threads = self.provider.lookup_threads(ctx.settings)
         self.began = self.called = 0.0
+        #: Provider calls the batch made (set when its outcomes are written).
+        self.calls = 0
         self._calls: Future[BatchResult] | None = None
 
     def start(self, ctx: Context, executor: Executor, client, owner: str) -> Applying:
@@ -197,6 +199,7 @@ def finish_batch(ctx: Context, applying: Applying, owner: str) -> bool:
         )
         return False
     called = applying.called or ctx.clock.monotonic()
+    applying.calls = len(result.calls)
     answered = time.thread_time()
     writes = _outcome_writes(ctx, by_key, result, applying.provider)
 

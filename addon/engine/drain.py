@@ -75,6 +75,17 @@ def _claim_size(ctx: Context, provider: str, synced: bool) -> int:
     return max(10, min(ctx.settings.claim_batch, allowance // 2))
 
 
+def _paced_by_allowance(ctx: Context, provider: str, batch: Applying) -> bool:
+    """Whether the batch's calls ran at half the account's allowance or more: then the
+    allowance, not the worker, sets the pace, and bigger claims spend fewer calls a delivery.
+    Otherwise claims stay as they are: one large claim takes the next delivery of so many
+    customers that another worker finds little it may claim (a customer's deliveries go in
+    order), and the workers no longer share the backlog."""
+    allowance = get_provider(provider).calls_per_minute(ctx.settings)
+    seconds = max(batch.called - batch.began, 1e-3)
+    return batch.calls * 60 >= seconds * allowance / 2
+
+
 def _drain(ctx: Context, integration: Integration, client, owner: str, synced: bool) -> str:
     """Apply batch after batch; over a slow network, prepare the next batch while the current
     one's calls run.
@@ -115,8 +126,6 @@ def _drain(ctx: Context, integration: Integration, client, owner: str, synced: b
                         _finish_before_stopping(ctx, running, owner)
                     raise
                 claimed = 0 if ready is None else ready.size
-                if synced and ready is not None and ready.full:
-                    size = min(2 * size, max(ctx.settings.claim_batch_max, size))
             # A claim made while a batch was out may have found only customers waiting for
             # that batch: claim again once it is written.
             waited = running is not None
@@ -126,6 +135,8 @@ def _drain(ctx: Context, integration: Integration, client, owner: str, synced: b
                     ctx.session.commit()
                     return f"held after {done} deliveries: {integration.status_reason}"
                 overlap = running.called - running.began > running.own_seconds
+                if synced and running.full and _paced_by_allowance(ctx, provider, running):
+                    size = min(2 * size, max(ctx.settings.claim_batch_max, size))
                 done += running.size
                 running = None
             if ready is not None and ready.actions:
