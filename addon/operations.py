@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .engine import integrations, logs, outbox, rules
@@ -132,6 +133,23 @@ class EngineOperations:
         self.db.session.commit()
         return result
 
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """End the transaction a read begins, unless the host had one open already.
+
+        A read begins a transaction on ``db.session``. Left open, the host's next ``emit`` in
+        the same app context (a page that shows the count, then a form that emits) would join
+        it and wait for a commit nobody makes: the event would be lost. A transaction the host
+        opened is the host's to end.
+        """
+        session = self.db.session()
+        began = not session.in_transaction()
+        try:
+            yield
+        finally:
+            if began and session.in_transaction():
+                session.commit()
+
     def emit(
         self,
         event_type: str,
@@ -203,18 +221,19 @@ class EngineOperations:
         Returns:
             The entries, each with its ``detail``.
         """
-        rows = logs.search_logs(
-            str(marketplace_id),
-            q=q,
-            status=status,
-            trigger=trigger,
-            limit=limit,
-            offset=offset,
-            integration_id=integration_id,
-            date_from=date_from,
-            date_to=date_to,
-        )
-        return logs.with_detail(rows)
+        with self._reading():
+            rows = logs.search_logs(
+                str(marketplace_id),
+                q=q,
+                status=status,
+                trigger=trigger,
+                limit=limit,
+                offset=offset,
+                integration_id=integration_id,
+                date_from=date_from,
+                date_to=date_to,
+            )
+            return logs.with_detail(rows)
 
     def needing_attention(self, marketplace_id: str | int) -> int:
         """How many of the marketplace's integrations need their merchant now (credentials
@@ -227,5 +246,6 @@ class EngineOperations:
         Returns:
             The number of integrations; 0 when all is well.
         """
-        health = marketplace_health(self.state().context, str(marketplace_id))
-        return sum(state.needs_you for state in health.values())
+        with self._reading():
+            health = marketplace_health(self.state().context, str(marketplace_id))
+            return sum(state.needs_you for state in health.values())

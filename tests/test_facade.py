@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from addon.results import ConnectedIntegration, IntegrationRule, LogEntry, MailingList
-from addon.store.models import Integration
+from addon.store.models import Event, Integration
 from tests.conftest import PASSWORD, USERNAME, purchase
 
 
@@ -86,6 +86,30 @@ def test_connect_and_add_rule_leave_no_transaction_open_for_emit_to_join(
     engine.db.session.rollback()
     run_jobs()
     assert [entry.event_id for entry in engine.logs("acme")] == ["o-1"]
+
+
+def test_reading_the_log_or_the_attention_count_leaves_no_transaction_for_emit_to_join(
+    engine, integration, purchase_rule, run_jobs
+):
+    engine.logs("acme")
+    assert not engine.db.session().in_transaction()
+    assert engine.needing_attention("acme") == 0
+    assert not engine.db.session().in_transaction()
+    purchase(engine, event_id="o-1")  # stored and committed on its own
+    engine.db.session.rollback()
+    run_jobs()
+    assert [entry.event_id for entry in engine.logs("acme")] == ["o-1"]
+
+
+def test_a_read_inside_the_hosts_transaction_leaves_it_to_the_host(engine, integration):
+    engine.db.session().begin()
+    purchase(engine, event_id="o-1")  # joins the host's transaction
+    engine.logs("acme")
+    engine.needing_attention("acme")
+    assert engine.db.session().in_transaction()
+    engine.db.session.rollback()  # the host changes its mind: the event goes with it
+    assert engine.logs("acme") == []
+    assert engine.db.session.scalars(select(Event.event_id)).all() == []
 
 
 def test_app_password_is_still_accepted_with_a_deprecation_warning(engine, icontact):
