@@ -171,7 +171,7 @@ class ListStepForm(FlaskForm):
     list_name = StringField(
         "Or type a list name",
         validators=[Optional(), Length(max=255)],
-        description="A list that does not exist yet can be created in iContact for you.",
+        description="A list that does not exist yet can be created for you.",
     )
     create_list = HiddenField()
     # Offered only for an add, on a provider that can ask (the wizard decides).
