@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -191,6 +192,12 @@ def test_time_needs_no_credentials(sandbox_client):
     body = sandbox_client.get("/icp/time").json
     assert isinstance(body["timestamp"], int)
     assert body["time"][-6] in "+-" and body["time"][-3] == ":"
+
+
+def test_time_is_the_simulators_clock(sandbox_client, state):
+    state.now = lambda: datetime(2026, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=-5)))
+    body = sandbox_client.get("/icp/time").json
+    assert body == {"time": "2026-03-01T09:30:00-05:00", "timestamp": 1772375400}
 
 
 def test_accounts_has_the_recorded_shape(api, account):
