@@ -59,7 +59,7 @@ QUEUED, WRITING, APPLYING, DONE, CANCELLED, FAILED = (
 )
 ACTIVE = (QUEUED, WRITING, APPLYING)
 #: Seconds one worker holds a backfill's slice (a killed worker's lock lapses after it).
-LOCK_SECONDS = 60
+LOCK_SECONDS = 30
 
 
 @dataclass
