@@ -93,8 +93,9 @@ def _back(rule: Rule) -> dict[str, Any]:
 
 def register(bp: Blueprint) -> None:
     bp.add_url_rule("/rules/<addon_id:rule_id>/past", "backfill_rule", backfill_page)
+    # A path of its own, as the check's start (views/reconcile.py): an odd id is then 404.
     bp.add_url_rule(
-        "/rules/<addon_id:rule_id>/past", "start_backfill", start_backfill, methods=["POST"]
+        "/rules/<addon_id:rule_id>/past/start", "start_backfill", start_backfill, methods=["POST"]
     )
     bp.add_url_rule(
         "/rules/<addon_id:rule_id>/past/cancel",

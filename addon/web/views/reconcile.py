@@ -79,8 +79,10 @@ def _groups(check: Check | None) -> list[tuple[str, dict[str, list[dict[str, Any
 
 def register(bp: Blueprint) -> None:
     bp.add_url_rule("/<addon_id:integration_id>/check", "check_integration", check_page)
+    # A path of its own, not a POST beside the page's GET: werkzeug answers an id its
+    # converter refuses on a shared path with 405 instead of 404.
     bp.add_url_rule(
-        "/<addon_id:integration_id>/check", "start_check", start_check, methods=["POST"]
+        "/<addon_id:integration_id>/check/start", "start_check", start_check, methods=["POST"]
     )
     bp.add_url_rule(
         "/<addon_id:integration_id>/check/fix", "fix_check", fix_check, methods=["POST"]
