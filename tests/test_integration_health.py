@@ -234,3 +234,13 @@ def test_the_host_can_count_what_needs_the_merchant_for_its_own_link(
         add_delivery(engine, integration.id, PENDING, due_at=NOW - dt.timedelta(hours=1))
         assert engine.needing_attention("acme") == 1
         assert engine.needing_attention("bolt") == 0
+
+
+def test_counting_for_the_host_leaves_no_transaction_open_for_its_next_emit(
+    app, engine, integration
+):
+    with app.app_context():
+        session = engine.db.session
+        session.commit()
+        engine.needing_attention("acme")
+        assert not session().in_transaction()
