@@ -91,6 +91,9 @@ QUERY_NAMES = [
     "list_id",
     "list_name",
     "next",
+    "show",
+    "email",
+    "after",
 ]
 QUERY = st.dictionaries(
     st.sampled_from(QUERY_NAMES),

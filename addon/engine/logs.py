@@ -175,3 +175,28 @@ def with_detail(rows: list[Delivery]) -> list[LogEntry]:
         )
         extra.update((pk, (detail, at)) for pk, detail, at in session().execute(query))
     return [LogEntry.from_row(row, *extra[row.id]) for row in rows]
+
+
+def daily_counts(
+    ctx: Context, marketplace_id: str, days: int = 30
+) -> list[tuple[dt.date, dict[str, int]]]:
+    """Entries per day by status for the last ``days`` days (UTC), oldest first, every day
+    present (a day without entries has none); one grouped query on the log's index."""
+    today = ctx.clock.now().date()
+    first = today - dt.timedelta(days=days - 1)
+    day = func.date(Delivery.created_at)
+    rows = ctx.session.execute(
+        select(day, Delivery.status, func.count())
+        .where(
+            Delivery.marketplace_id == marketplace_id,
+            Delivery.created_at >= dt.datetime.combine(first, dt.time()),
+        )
+        .group_by(day, Delivery.status)
+    )
+    counts: dict[dt.date, dict[str, int]] = {first + dt.timedelta(n): {} for n in range(days)}
+    for when, status, count in rows:
+        # SQLite's date() is text, PostgreSQL's a date.
+        on = when if isinstance(when, dt.date) else dt.date.fromisoformat(str(when))
+        if on in counts:
+            counts[on][status] = count
+    return list(counts.items())

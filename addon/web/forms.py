@@ -202,9 +202,18 @@ STATUS_CHOICES = [
 ]
 
 
+#: What the Logs list: what each rule did (the log's entries), or every stored event, those no
+#: rule acted on included, each with why.
+SHOW_CHOICES = [
+    SelectChoice("", "Log entries"),
+    SelectChoice("events", "Events, and why"),
+]
+
+
 class LogFilterForm(QueryForm):
     """Log search and filters; an invalid value is reported and ignored."""
 
+    show = SelectField("Show", choices=SHOW_CHOICES, validators=[Optional()])
     q = SearchField("Search", validators=[Optional(), Length(max=200)])
     status = SelectField("Status", choices=STATUS_CHOICES, validators=[Optional()])
     trigger = SelectField(

@@ -7,6 +7,8 @@
  * - Copy buttons (data-addon-copy="<id>") copy that element's text; they come hidden, for
  *   without this script they could do nothing.
  * - A failed request that the server did not explain still says something.
+ * - The Logs' poller ([data-addon-poll]) waits while the pointer or focus is on the list or a
+ *   row is open: new entries go above the list, and must not move it under the merchant's hand.
  */
 (function () {
   "use strict";
@@ -67,7 +69,19 @@
     showCopyButtons(document);
   });
 
-  document.addEventListener("htmx:beforeRequest", function () {
+  function listInUse() {
+    var list = document.getElementById("addon-log-results");
+    if (!list) return false;
+    return list.matches(":hover") || list.contains(document.activeElement) ||
+      list.querySelector("details[open]") !== null;
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (event.target.hasAttribute && event.target.hasAttribute("data-addon-poll")) {
+      // A poll is no request of the merchant's: it leaves focus and messages alone.
+      if (listInUse()) event.preventDefault();
+      return;
+    }
     var active = document.activeElement;
     requester = active && active.id ? active.id : null;
     var alert = document.getElementById("addon-alert");

@@ -3,9 +3,10 @@
 ``register(bp)`` adds them to the add-on's blueprint. Each module is one tab or concern:
 ``paths`` (the URL converters of ids), ``guard`` (whose marketplace, CSRF, headers,
 errors), ``htmx`` (fragment helpers), ``integrations`` (Integration Setup), ``rules`` (Global
-Rules, a product's tab), ``rule_wizard``, ``logs``, ``alarms`` (integrations' health, alarms)
-``reconcile`` (Check against iContact), ``backfill`` (Apply to past events) and ``backlog``
-(the updates waiting on each integration's row).
+Rules, a product's tab), ``rule_wizard``, ``logs``, ``log_chart`` and ``logs_feed`` (the Logs'
+chart, CSV and new entries), ``history`` (one customer's story), ``alarms`` (integrations'
+health, alarms), ``reconcile`` (Check against iContact), ``backfill`` (Apply to past events)
+and ``backlog`` (the updates waiting on each integration's row).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from . import (
     backfill,
     backlog,
     guard,
+    history,
     integrations,
     logs,
+    logs_feed,
     paths,
     reconcile,
     rule_wizard,
@@ -37,3 +40,5 @@ def register(bp: Blueprint) -> None:
     reconcile.register(bp)
     backfill.register(bp)
     backlog.register(bp)
+    logs_feed.register(bp)
+    history.register(bp)

@@ -11,12 +11,14 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from ...engine import integrations, logs, retries
+from ...engine import history, integrations, logs, reasons, retries
+from ...engine.events import is_valid_email
 from ...errors import IntegrationError
 from ...providers import PROVIDERS
-from ...state import session
+from ...state import context, engine, session
 from ...store.models import FAILED, Delivery, Integration
 from ..forms import LogFilterForm
+from . import log_chart
 from .guard import marketplace, owned
 from .htmx import (
     fragment,
@@ -28,7 +30,7 @@ from .htmx import (
 SCREEN = "addon/logs.html"
 PAGE_SIZE = 50
 RESULTS_ID = "addon-log-results"
-FILTER_NAMES = ("q", "status", "trigger", "integration_id", "date_from", "date_to")
+FILTER_NAMES = ("show", "q", "status", "trigger", "integration_id", "date_from", "date_to")
 
 
 def filter_form(formdata: MultiDict) -> LogFilterForm:
@@ -82,8 +84,10 @@ def filter_errors(form: LogFilterForm) -> str:
 
 
 def results_context(form: LogFilterForm, page: int = 1, notice: str | None = None) -> dict:
-    mid = marketplace()
     filters = search_filters(form)
+    if filters.pop("show", None) == "events":
+        return events_context(form, filters, page)
+    mid = marketplace()
     total, failed = logs.count_logs_and_failed(mid, **filters)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(1, page), pages)
@@ -99,7 +103,64 @@ def results_context(form: LogFilterForm, page: int = 1, notice: str | None = Non
         "failed": failed,
         "args": query_args(form),
         "notice": notice,
+        "events_found": events_found(filters),
+        "story_email": story_email(filters),
     }
+
+
+def story_email(filters: dict[str, Any]) -> str | None:
+    """The searched-for text when it is a customer's email: their story is offered."""
+    q = filters.get("q")
+    return q if isinstance(q, str) and is_valid_email(q) else None
+
+
+def events_found(filters: dict[str, Any]) -> int | None:
+    """How many events a search of the entries also matches (those no rule acted on
+    included), to offer them; None when nothing was searched for."""
+    if not filters.get("q"):
+        return None
+    return history.count_events(context(), marketplace(), **filters)
+
+
+def events_context(form: LogFilterForm, filters: dict[str, Any], page: int) -> dict:
+    """The Logs' events: every stored event the filters match, with what its rules did or
+    why none acted."""
+    ctx, mid = context(), marketplace()
+    total = history.count_events(ctx, mid, **filters)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(max(1, page), pages)
+    events = history.search_events(
+        ctx, mid, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **filters
+    )
+    return {
+        "tab": "logs",
+        "form": form,
+        "showing_events": True,
+        "stories": history.stories(ctx, mid, events, product_namer()),
+        "total": total,
+        "page": page,
+        "pages": pages,
+        "first": (page - 1) * PAGE_SIZE + 1,
+        "entries": events,
+        "failed": 0,
+        "args": query_args(form),
+        "notice": None,
+        "story_email": story_email(filters),
+    }
+
+
+def product_namer():
+    """The host's names of the current marketplace's products, each asked once a request."""
+    mid, names = marketplace(), {}
+
+    def name(product_id: str | None) -> str | None:
+        if product_id is None:
+            return None
+        if product_id not in names:
+            names[product_id] = engine().product_name(mid, product_id)
+        return names[product_id]
+
+    return name
 
 
 def logs_screen():
@@ -107,6 +168,8 @@ def logs_screen():
     form = filter_form(request.args)
     context = results_context(form, request.args.get("page", 1, type=int))
     block = "log_results" if hx_target() == RESULTS_ID else "screen"
+    if block == "screen":
+        context.update(log_chart.chart_context())
     response = render_screen(SCREEN, block, **context)
     return response, 200, {"Vary": "HX-Target"}
 
@@ -157,6 +220,7 @@ def retry_failed():
         return refuse_retry(form)
     filters = search_filters(form)
     filters.pop("status", None)
+    filters.pop("show", None)
     count = retries.retry_failed(marketplace(), **filters)
     notice = f"Queued {count} failed entr{'ies' if count != 1 else 'y'} again."
     if not is_htmx():
@@ -223,8 +287,20 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
+def entry_reason(entry: Delivery) -> str | None:
+    """Why an entry is waiting, on hold, skipped or failed, in the merchant's words."""
+    integration = session().get(Integration, entry.integration_id) if entry.integration_id else None
+    provider = PROVIDERS.get(integration.provider) if integration is not None else None
+    name = provider.display_name if provider is not None else None
+    return reasons.entry_reason(entry, name, context().clock.now())
+
+
 def template_context() -> dict[str, Any]:
-    return {"explain_failure": explain_failure, "pretty_json": pretty_json}
+    return {
+        "explain_failure": explain_failure,
+        "pretty_json": pretty_json,
+        "entry_reason": entry_reason,
+    }
 
 
 def register(bp: Blueprint) -> None:
