@@ -78,12 +78,19 @@ def ensure_synced(ctx: Context, integration: Integration, client) -> bool:
     for the worker syncing them), so a burst's first batches need no lookups either.
 
     Returns:
-        Whether the contact cache is complete (a sync ended).
+        Whether batches may skip the lookups: a sync ended and the provider answers the check
+        for new contacts.
     """
     if get_provider(integration.provider).sync_contacts is None:
         return False
-    if _synced(ctx, integration.id):
-        return True
+    if not _synced(ctx, integration.id):
+        _first_sync(ctx, integration, client)
+    mark = since_mark(ctx, integration.id)
+    ctx.session.commit()  # no snapshot held through the drain
+    return mark is not None
+
+
+def _first_sync(ctx: Context, integration: Integration, client) -> None:
     try:
         summary = sync_contacts(ctx, integration, client, wait=True)
         log.info("integration %s: %s", integration.id, summary)
@@ -91,7 +98,6 @@ def ensure_synced(ctx: Context, integration: Integration, client) -> bool:
         # The batches go on with lookups; the scheduled sync tries again.
         ctx.session.rollback()
         log.warning("integration %s: contact sync failed: %s", integration.id, exc)
-    return _synced(ctx, integration.id)
 
 
 def since_mark(ctx: Context, integration_id: int) -> str | None:
