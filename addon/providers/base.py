@@ -160,9 +160,12 @@ class ContactsPage:
     ``mark`` is the provider's own creation stamp of the newest contact read so far (its
     clock, not ours): a later check for contacts created since then starts there. ``complete``
     is False when the provider ignored part of the query, so what it sent may not be every
-    contact: such a sync proves nothing about an email it did not see.
+    contact: such a sync proves nothing about an email it did not see. An id may be ``""``:
+    the contact exists (never create it) but the provider wants it looked up before use.
     """
 
     contacts: dict[str, str]
     mark: str | None
     complete: bool = True
+    #: The provider's records by email, for its own use (the engine keeps only the ids).
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)

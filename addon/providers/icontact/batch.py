@@ -57,8 +57,10 @@ class _Batch:
         self.client = client
         #: The contact sync's mark: emails not in ``known`` are new unless created since.
         self.since = since
-        self.ids = dict(known)
-        self.from_cache = set(known)
+        self.ids = {email: contact_id for email, contact_id in known.items() if contact_id}
+        self.from_cache = set(self.ids)
+        #: Synced without an id (iContact will not mail them): looked up, never created.
+        self.look_up_first = set(known) - self.from_cache
         self.result = BatchResult()
         self.lookup_threads = lookup_threads
         self.make_client = make_client
@@ -251,7 +253,9 @@ class _Batch:
 def _apply(batch: _Batch, client: IContactClient, actions: list[Action]) -> None:
     adds = [a for a in actions if a.action == "add"]
     removes = [a for a in actions if a.action == "remove"]
-    batch.lookup(new_among(batch, sorted({a.email_key for a in adds} - batch.ids.keys())))
+    unknown = sorted({a.email_key for a in adds} - batch.ids.keys())
+    withheld = [e for e in unknown if e in batch.look_up_first]
+    batch.lookup(new_among(batch, [e for e in unknown if e not in batch.look_up_first]) + withheld)
     adds = batch.screen(adds)
     batch.create(adds)
     ready = [a for a in adds if a.key not in batch.result.outcomes]

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..base import ContactsPage
+from . import consent
 from .client import IContactClient
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ def created_since(
     """
     terms = {"createDate": mark, "createDateSearchType": "gte"} if mark else {}
     found: dict[str, str] = {}
+    records: dict[str, dict[str, Any]] = {}
     newest: str | None = mark or None
     start = len(client.transcript)
     try:
@@ -62,10 +64,11 @@ def created_since(
             if not page.complete:
                 return None
             found.update(page.contacts)
+            records.update(page.records)
             newest = page.mark
     finally:
         calls += client.transcript[start:]
-    return ContactsPage(found, newest or "")
+    return ContactsPage(found, newest or "", records=records)
 
 
 def _pages(
@@ -83,15 +86,23 @@ def _pages(
             if created and (mark is None or str(created) > mark):
                 mark = str(created)
         yield ContactsPage(
-            {str(c["email"]).lower(): str(c["contactId"]) for c in page if c.get("email")},
+            {str(c["email"]).lower(): _cached_id(c) for c in page if c.get("email")},
             mark,
             complete=not body.get("warnings"),
+            records={str(c["email"]).lower(): c for c in page if c.get("email")},
         )
         total = int(body.get("total") or 0)
         if not page or offset + len(page) >= total:
             return
         # iContact may serve fewer than asked (a lower cap): step by what it sent.
         offset += len(page) - min(OVERLAP, len(page) // 10)
+
+
+def _cached_id(contact: dict[str, Any]) -> str:
+    # A contact iContact will not mail (donotcontact, bounced...) is cached without its id: it
+    # exists (never to be created over), and a batch looks it up, so the consent guard sees
+    # its status before any subscribe.
+    return str(contact["contactId"]) if consent.subscribable(contact) else ""
 
 
 def new_among(batch: Any, emails: list[str]) -> list[str]:
@@ -116,7 +127,8 @@ def new_among(batch: Any, emails: list[str]) -> list[str]:
         return emails
     batch.result.mark = delta.mark
     for email in emails:
-        contact_id = delta.contacts.get(email)
-        if contact_id is not None:
-            batch.learn(email, contact_id)
+        record = delta.records.get(email)
+        if record is not None:
+            batch.contacts[email] = record  # its status, for the consent guard
+            batch.learn(email, str(record["contactId"]))
     return []
