@@ -3,8 +3,11 @@ itself while it runs (and a refresh link without JavaScript), done at the end.""
 
 from __future__ import annotations
 
+import pytest
+
 from tests import test_views_support as support
 from tests.conftest import purchase
+from tests.test_no_5xx import addon_tables
 
 merchant = support.merchant
 
@@ -43,3 +46,28 @@ def test_preview_apply_and_watch_it_finish_without_javascript(
     assert "3 of 3 customers done" in done and "every 2s" not in done
     assert 'value="100"' in done
     assert [e.cause for e in engine.logs("acme")] == ["backfill"] * 3
+
+
+def test_a_run_not_counted_yet_or_cancelled_early_shows_an_empty_bar(
+    merchant, engine, integration, purchase_rule
+):
+    started = merchant.post(
+        "addon.start_backfill", {"since": "2020-01-01"}, htmx=False, rule_id=purchase_rule.id
+    )
+    assert started.status_code == 303
+    queued = merchant.get("addon.backfill_rule", rule_id=purchase_rule.id).text
+    assert "getting ready" in queued and 'value="0"' in queued and 'value="100"' not in queued
+    merchant.post("addon.cancel_backfill", htmx=False, rule_id=purchase_rule.id)
+    cancelled = merchant.get("addon.backfill_rule", rule_id=purchase_rule.id).text
+    assert "cancelled after 0 of 0" in cancelled and 'value="100"' not in cancelled
+
+
+@pytest.mark.parametrize("since", ["9999-12-31", "2999-01-01"])
+def test_a_date_still_to_come_starts_nothing(merchant, engine, integration, purchase_rule, since):
+    before = addon_tables(engine)
+    answer = merchant.post(
+        "addon.start_backfill", {"since": since}, htmx=False, rule_id=purchase_rule.id
+    )
+    assert answer.status_code == 303
+    assert "Choose a date that has passed." in merchant.client.get(answer.location).text
+    assert addon_tables(engine) == before

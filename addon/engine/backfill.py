@@ -199,7 +199,10 @@ class Progress:
 
     @property
     def percent(self) -> int:
-        return 100 if not self.customers else min(100, self.applied * 100 // self.customers)
+        if not self.customers:
+            # Not counted yet (queued), or stopped before counting: an empty bar, not a full one.
+            return 100 if self.status == DONE else 0
+        return min(100, self.applied * 100 // self.customers)
 
 
 def progress(ctx: Context, backfill: Backfill) -> Progress:

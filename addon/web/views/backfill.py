@@ -56,6 +56,9 @@ def start_backfill(rule_id: int) -> Response:
     since = _since(request.form.get("since"))
     if since is None:
         flash("Choose the date to start from.", "error")
+    elif since > context().clock.now():
+        # Nothing happened after today yet: a job for it would only record an empty run.
+        flash("Choose a date that has passed.", "error")
     else:
         try:
             backfills.start_backfill(context(), rule, since, request.form.get("from_host") == "1")
