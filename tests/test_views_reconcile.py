@@ -41,6 +41,8 @@ def test_check_now_then_fix_without_javascript(
     assert "every 2s" not in done  # the polling stops
     assert "ann@example.com" in done and "cy@example.com" in done
     assert "Fix these 1" in done
+    # Missing from this list, not from every list: Fix adds them to this one.
+    assert "iContact does not have them on it. Fix adds them." in done
     row = merchant.get("addon.settings").text
     assert "1 missing, 0 extra, 1 opted out" in row
 
