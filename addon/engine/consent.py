@@ -5,6 +5,10 @@ refund, a cancellation) removed them. The provider's client skips an add for any
 unsubscribed, unless the engine says the removal was its own
 (:attr:`~addon.providers.Action.removed_by_engine`): that is read here, per batch, and kept
 up to date from the batch's outcomes.
+
+What it cannot see: a person who joins the list again by other means (a signup form) after
+the engine removed them, then leaves it again, before the engine adds them; the memory still
+holds the engine's removal then. An add by the engine in between clears it.
 """
 
 from __future__ import annotations
