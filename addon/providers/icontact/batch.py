@@ -225,7 +225,8 @@ class _Batch:
         return f"Subscribed {source} contact {contact_id} to list {act.list_id}"
 
     def recover(self, rejected: list[Action]) -> None:
-        """Explain rejected subscriptions: a deleted list, or a stale cached contact id."""
+        """Explain rejected subscriptions: a deleted list, a stale cached contact id, or a
+        contact iContact will not mail (its status read again, as the batch may not know it)."""
         existing: dict[str, bool] = {}
         retry: list[Action] = []
         for act in rejected:
@@ -237,9 +238,7 @@ class _Batch:
                 self.forget(act.email_key)
                 retry.append(act)
             else:
-                self.result.outcomes[act.key] = InvalidData(
-                    "iContact did not accept the subscription"
-                )
+                self.result.outcomes[act.key] = self._refused(act)
         if retry:
             self.lookup([a.email_key for a in retry])
             self.create(retry)
@@ -248,6 +247,16 @@ class _Batch:
                 self.result.outcomes[act.key] = InvalidData(
                     "iContact did not accept the subscription"
                 )
+
+    def _refused(self, act: Action) -> Outcome | ProviderError:
+        start = len(self.client.transcript)
+        contact = self.contacts.get(act.email_key) or self.client.find_contact(
+            act.customer["email"]
+        )
+        self._share([act], self.client.transcript[start:])
+        if contact is not None and not consent.subscribable(contact):
+            return consent.refused_contact(act, contact)
+        return InvalidData("iContact did not accept the subscription")
 
 
 def _apply(batch: _Batch, client: IContactClient, actions: list[Action]) -> None:
