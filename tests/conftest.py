@@ -96,6 +96,8 @@ def app_config(database_uri, redis_url, icontact, tmp_path):
         "ADDON_WEBHOOK_SECRET": "whsec-test",
         # The shared limiter has its own tests; elsewhere it must not pace the suite.
         "ADDON_ICONTACT_CALLS_PER_MINUTE": 1_000_000,
+        # The nightly check has its own tests; elsewhere a sweep must not start one.
+        "ADDON_CHECK_HOUR": None,
         "WTF_CSRF_ENABLED": True,
     }
 
