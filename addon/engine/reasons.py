@@ -49,7 +49,7 @@ def entry_reason(entry: Delivery, provider_name: str | None, now: dt.datetime) -
     simply worked (its own message says what was done).
 
     Args:
-        provider_name: the display name of the entry's provider ("iContact"); None when its
+        provider_name: the display name of the entry's provider; None when its
             integration has been deleted since.
         now: the current naive UTC time (a wait is said as "at 14:05", or "within a minute").
     """

@@ -24,6 +24,7 @@ from .base import (
     Membership,
     NotFound,
     Outcome,
+    PlannedCall,
     ProviderError,
     RejectedCredentials,
     RemoteList,
@@ -102,6 +103,10 @@ class Provider:
     #: ``since=``: a customer the cache has never seen is then new unless the provider created
     #: them since the mark, which one call per batch tells, instead of one lookup per customer.
     sync_contacts: Callable[[Settings, Any], Iterator[ContactsPage]] | None = None
+    #: Describes the calls applying one action would make, making none (a rule's dry run):
+    #: ``(account_id, client_folder_id, action, known contact id or None) -> [PlannedCall]``.
+    #: None: the provider cannot tell in advance.
+    plan_action: Callable[..., list[PlannedCall]] | None = None
 
 
 #: The providers by name. Use :func:`register` to add one.
@@ -160,6 +165,7 @@ __all__ = [
     "Membership",
     "NotFound",
     "Outcome",
+    "PlannedCall",
     "Provider",
     "ProviderClient",
     "ProviderError",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 
@@ -86,6 +86,28 @@ DEFAULT_CREDENTIALS = (
 class RemoteList:
     id: str
     name: str
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    """One call a provider would make for an action, described without making it (a rule's
+    dry run); the merchant reads ``purpose``, ``condition`` and ``skipped``."""
+
+    method: str
+    path: str
+    #: What the call is for, in the merchant's words.
+    purpose: str
+    params: dict[str, Any] | None = None
+    #: The JSON body it would send (None: none).
+    body: Any = None
+    #: Made only in some cases: "only if the lookup finds no contact".
+    condition: str | None = None
+    #: Why it would not be made at all (None: it would be).
+    skipped: str | None = None
+
+    def but(self, **changes: Any) -> PlannedCall:
+        """The same call with some of its fields changed."""
+        return replace(self, **changes)
 
 
 @dataclass

@@ -9,7 +9,7 @@ import urllib3
 
 from .. import CredentialField, Provider, SetupStep, register
 from ..base import Throttle
-from . import batch, client, estimates, members, session, sync
+from . import batch, client, estimates, members, plan, session, sync
 
 if TYPE_CHECKING:
     from ...settings import Settings
@@ -102,5 +102,6 @@ PROVIDER = register(
         double_opt_in=True,
         estimate_calls=estimates.estimate_calls,
         sync_contacts=sync.contact_pages,
+        plan_action=plan.plan_action,
     )
 )

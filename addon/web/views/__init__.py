@@ -3,10 +3,11 @@
 ``register(bp)`` adds them to the add-on's blueprint. Each module is one tab or concern:
 ``paths`` (the URL converters of ids), ``guard`` (whose marketplace, CSRF, headers,
 errors), ``htmx`` (fragment helpers), ``integrations`` (Integration Setup), ``rules`` (Global
-Rules, a product's tab), ``rule_wizard``, ``logs``, ``log_chart`` and ``logs_feed`` (the Logs'
-chart, CSV and new entries), ``history`` (one customer's story), ``alarms`` (integrations'
-health, alarms), ``reconcile`` (Check against iContact), ``backfill`` (Apply to past events)
-and ``backlog`` (the updates waiting on each integration's row).
+Rules, a product's tab), ``rule_wizard``, ``rule_trial`` (Test a rule), ``logs``,
+``log_chart`` and ``logs_feed`` (the Logs' chart, CSV and new entries), ``history`` (one
+customer's story), ``alarms`` (integrations' health, alarms), ``reconcile`` (Check against
+iContact), ``backfill`` (Apply to past events) and ``backlog`` (the updates waiting on each
+integration's row).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from . import (
     logs_feed,
     paths,
     reconcile,
+    rule_trial,
     rule_wizard,
     rules,
 )
@@ -35,6 +37,7 @@ def register(bp: Blueprint) -> None:
     integrations.register(bp)
     rules.register(bp)
     rule_wizard.register(bp)
+    rule_trial.register(bp)
     logs.register(bp)
     alarms.register(bp)
     reconcile.register(bp)
