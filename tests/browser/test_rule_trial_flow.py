@@ -10,9 +10,7 @@ from playwright.sync_api import expect
 from tests.conftest import list_id
 
 
-def test_dry_run_then_send_to_a_test_contact(
-    signed_in, live_url, purchase_rule, icontact, shot
-):
+def test_dry_run_then_send_to_a_test_contact(signed_in, live_url, purchase_rule, icontact, shot):
     page = signed_in
     page.goto(f"{live_url}/integrations/rules")
     row = page.get_by_role("row", name=re.compile("Product Purchased"))
