@@ -93,3 +93,23 @@ def test_edit_a_rule_and_retry_on_the_phone(
     page.get_by_role("button", name="Retry all failed (1)").click()
     expect(page.get_by_text("Queued 1 failed entry again.")).to_be_visible()
     no_overflow()
+
+
+@pytest.mark.parametrize("width", [phone(360)])
+def test_a_rule_test_keeps_its_summary_and_results_inside_the_dialog_margins(
+    width, signed_in, live_url, purchase_rule, no_overflow, shot
+):
+    page = signed_in
+    page.goto(f"{live_url}/integrations/rules/{purchase_rule.id}/test")
+    dialog = page.get_by_role("dialog", name="Test this rule")
+    dialog.get_by_role("button", name="Dry run").click()
+    expect(dialog.locator(".addon-plan > li").first).to_be_visible()
+    dialog.get_by_label("Test contact email").fill("me@example.com")
+    dialog.get_by_role("button", name="Send to a test contact").click()
+    expect(dialog.get_by_role("status")).to_contain_text("Sent to me@example.com")
+    no_overflow()
+    shot(f"rule-test-{width}")
+    # The label's left edge is the dialog's inset: the text outside its forms keeps it too.
+    inset = dialog.get_by_text("Test contact email", exact=True).bounding_box()["x"]
+    for part in (dialog.locator("> p").first, dialog.locator(".addon-trial").first):
+        assert part.bounding_box()["x"] >= inset - 1
