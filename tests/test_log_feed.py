@@ -123,8 +123,11 @@ def test_an_odd_newest_entry_is_400(merchant, after):
     assert response.status_code == 400
 
 
-def test_the_poll_address_without_javascript_leads_to_the_logs(merchant):
-    response = merchant.get("addon.new_log_entries", after=5, q="ann")
+@pytest.mark.parametrize("after", [{"after": 5}, {}, {"after": ""}, {"after": "x"}])
+def test_the_poll_address_without_javascript_leads_to_the_logs(merchant, after):
+    """Opened by hand, from a bookmark or by a host walking every screen: no 400 for a missing
+    or odd ``after``, which only the poll sends."""
+    response = merchant.get("addon.new_log_entries", q="ann", **after)
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/integrations/logs?q=ann")
 

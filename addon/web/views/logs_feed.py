@@ -97,13 +97,14 @@ def new_entries():
 
     ``after=0`` (the list was empty) answers the whole results, or 204.
     """
+    form = filter_form(request.args)
+    if not is_htmx():
+        # Nothing polls without JavaScript: a reload of this address (whatever its ``after``,
+        # or none) shows the Logs.
+        return redirect(url_for(".logs", **query_args(form)), 303)
     after = request.args.get("after", "")
     if not after.isascii() or not after.isdigit() or int(after) > MAX_ID:
         abort(400)
-    form = filter_form(request.args)
-    if not is_htmx():
-        # Nothing polls without JavaScript: a reload of this address shows the Logs.
-        return redirect(url_for(".logs", **query_args(form)), 303)
     filters = search_filters(form)
     filters.pop("show", None)
     mid = marketplace()
