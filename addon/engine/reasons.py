@@ -161,8 +161,9 @@ def nothing_happened(
     if event.expanded_at is None:
         if background.now - event.created_at > dt.timedelta(minutes=10):
             return (
-                f"{head}: received, but not looked at yet. The add-on's background worker "
-                "seems to be stopped; ask whoever runs your store to start it."
+                f"{head}: received, but not looked at yet. Nothing is lost, but the store's "
+                "background processing seems to be stopped; ask your store's support to "
+                "check that it is running."
             )
         return f"{head}: just received; the rules are being checked. Refresh in a moment."
     triggers = triggers_for(event.type)
