@@ -1,6 +1,6 @@
 """Past events from the host's ``@engine.past_events`` hook: what happened before the add-on
 was installed, stored as events with the cause ``backfill`` so that *Apply to past events*
-(:mod:`backfill`) and *Check against iContact* (:mod:`replay`) see them like the others.
+(:mod:`backfill`) and *Check against the provider* (:mod:`replay`) see them like the others.
 
 They are stored as already matched: only a backfill applies a rule to them, never every rule
 at once. Their ids are the ones the storefront gives ``emit``, so an event sent both ways is
