@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, insert, or_, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, or_, select, tuple_
 
 from ..providers import Action, BatchResult, Outcome
 from ..store.models import SUCCESS, Delivery, EngineRemoval
+from ..store.upsert import upsert
 from .context import Context
 
 # Pairs per query: well under SQLite's and PostgreSQL's bound-parameter limits.
@@ -75,7 +75,12 @@ def remember_removals(
         _forget(ctx, integration_id, gone)
     if removed:
         db.execute(
-            _upsert(db.get_bind().dialect.name),
+            upsert(
+                db.get_bind().dialect.name,
+                EngineRemoval,
+                [EngineRemoval.integration_id, EngineRemoval.list_id, EngineRemoval.email_key],
+                ["removed_at", "rule_id", "event_id"],
+            ),
             [
                 {
                     "integration_id": integration_id,
@@ -103,23 +108,4 @@ def _forget(ctx: Context, integration_id: int, gone: list[tuple[str, str]]) -> N
                 )
             ),
         )
-    )
-
-
-def _upsert(dialect: str):
-    upserting = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
-    if upserting is None:
-        # No portable upsert: a concurrent removal of the same customer fails the batch's
-        # write, which is then retried.
-        return insert(EngineRemoval)
-    statement = upserting.insert(EngineRemoval)
-    return statement.on_conflict_do_update(
-        index_elements=[
-            EngineRemoval.integration_id,
-            EngineRemoval.list_id,
-            EngineRemoval.email_key,
-        ],
-        set_={
-            column: statement.excluded[column] for column in ("removed_at", "rule_id", "event_id")
-        },
     )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, select
 
 from ..store.models import CachedContact
+from ..store.upsert import upsert
 from .context import Context
 
 
@@ -54,17 +54,5 @@ def remember_contacts(
         if known.get(email) != contact_id
     ]
     if rows:
-        db.execute(_upsert(db.get_bind().dialect.name), rows)
-
-
-def _upsert(dialect: str):
-    upserting = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
-    if upserting is None:
-        # No portable upsert: a concurrent insert of the same customer fails the batch's
-        # write, which is then retried.
-        return insert(CachedContact)
-    statement = upserting.insert(CachedContact)
-    return statement.on_conflict_do_update(
-        index_elements=[CachedContact.integration_id, CachedContact.email_key],
-        set_={"contact_id": statement.excluded.contact_id},
-    )
+        key = [CachedContact.integration_id, CachedContact.email_key]
+        db.execute(upsert(db.get_bind().dialect.name, CachedContact, key, ["contact_id"]), rows)
