@@ -105,6 +105,25 @@ def test_new_entries_arrive_above_the_list_while_the_tab_is_open(
     assert f"after={newest + 1}" in fresh.text or f"after={newest + 2}" in fresh.text
 
 
+def test_the_count_and_retry_all_failed_above_the_list_take_new_entries_in(
+    merchant, engine, icontact, purchase_rule, run_jobs
+):
+    purchase(engine, "ann@example.com")
+    run_jobs()
+    page = merchant.get("addon.logs").text
+    assert "1 entry" in page and "Retry all failed" not in page
+    newest = engine.db.session.scalar(select(Delivery.id).order_by(Delivery.id.desc()))
+    icontact.delete_list(list_id(icontact, "Customers"))
+    purchase(engine, "bob@example.com")
+    engine.db.session.commit()
+    run_jobs()
+    poll = {"HX-Target": "addon-log-rows"}
+    fresh = merchant.get("addon.new_log_entries", htmx=True, headers=poll, after=newest).text
+    summary = fresh[fresh.index('id="addon-log-summary"') :]
+    assert 'hx-swap-oob="true"' in summary[:80]
+    assert "2 entries" in summary and "Retry all failed (1)" in summary
+
+
 def test_an_empty_list_gets_its_first_entries_as_whole_results(
     merchant, engine, purchase_rule, run_jobs
 ):

@@ -113,3 +113,23 @@ def test_a_rule_test_keeps_its_summary_and_results_inside_the_dialog_margins(
     inset = dialog.get_by_text("Test contact email", exact=True).bounding_box()["x"]
     for part in (dialog.locator("> p").first, dialog.locator(".addon-trial").first):
         assert part.bounding_box()["x"] >= inset - 1
+
+
+@pytest.mark.parametrize("width", [phone(360)])
+def test_entries_that_arrive_while_the_logs_are_open_join_the_list_and_its_count(
+    width, signed_in, live_url, engine, purchase_rule, run_jobs, no_overflow, shot
+):
+    page = signed_in
+    page.goto(f"{live_url}/integrations/logs")
+    entries = page.locator(".addon-log-entry")
+    purchase(engine, "first@example.com", event_id="p-1")
+    run_jobs()
+    expect(entries).to_have_count(1, timeout=15_000)  # the poll asks every 5 s
+    purchase(engine, "second@example.com", event_id="p-2")
+    run_jobs()
+    expect(entries).to_have_count(2, timeout=15_000)
+    expect(entries.first).to_contain_text("second@example.com")
+    expect(page.locator("#addon-log-summary")).to_contain_text("2 entries")
+    page.mouse.move(0, 0)
+    no_overflow()
+    shot(f"logs-polled-{width}")

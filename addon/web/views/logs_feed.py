@@ -121,7 +121,9 @@ def new_entries():
     html = render_template(
         "addon/_log_new.html", entries=newer, newest=newer[0].id, args=query_args(form)
     )
-    return fragment(html)
+    # The count and *Retry all failed (N)* above the list take the new entries in too.
+    summary = render_block(SCREEN, "log_summary", **results_context(form), summary_oob=True)
+    return fragment(html + summary)
 
 
 def register(bp: Blueprint) -> None:
