@@ -13,7 +13,8 @@ from flask_mail import email_dispatched
 
 from addon.alarms.webhook import body_of
 from addon.engine.alarms import check_alarms, check_alarms_once, send_test_alarm
-from addon.store.models import FAILED, NEEDS_ATTENTION, PENDING, Alarm, Integration
+from addon.store.bookkeeping import Alarm
+from addon.store.models import FAILED, NEEDS_ATTENTION, PENDING, Integration
 from addon.web.webhooks import BadSignature, verify
 from tests.conftest import configure
 from tests.test_integration_health import NOW, add_delivery, clock, finished

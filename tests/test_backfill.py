@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from addon.engine import backfill as backfills
-from addon.store.models import Backfill, Delivery, Rule
+from addon.store.bookkeeping import Backfill
+from addon.store.models import Delivery, Rule
 from tests.conftest import list_id, purchase
 
 LONG_AGO = dt.datetime(2020, 1, 1)

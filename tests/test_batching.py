@@ -9,7 +9,8 @@ from sqlalchemy import select
 from addon.engine.queue import redis_key
 from addon.engine.ratelimit import TokenBucket
 from addon.state import context
-from addon.store.models import CachedContact, utcnow
+from addon.store.bookkeeping import CachedContact
+from addon.store.models import utcnow
 from tests.conftest import USERNAME, configure, list_id
 from tests.fake_clock import FakeClock
 

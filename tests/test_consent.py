@@ -14,7 +14,7 @@ import pytest
 from addon.providers.icontact.client import IContactClient
 from addon.sandbox import person_confirms, person_unsubscribes, set_contact_status
 from addon.state import context
-from addon.store.models import EngineRemoval
+from addon.store.bookkeeping import EngineRemoval
 from tests.conftest import APP_ID, PASSWORD, USERNAME, find_contact, list_id, purchase
 from tests.test_batching import call_log as call_log  # noqa: F401 - a fixture
 from tests.test_batching import calls

@@ -12,7 +12,7 @@ from addon.engine.sweeper import sweep
 from addon.providers.icontact.sync import contact_pages
 from addon.sandbox.contacts import save_contacts
 from addon.state import context
-from addon.store.models import CachedContact, ContactSync
+from addon.store.bookkeeping import CachedContact, ContactSync
 from tests.conftest import PASSWORD, USERNAME, configure, list_id
 
 

@@ -23,7 +23,8 @@ from sqlalchemy import func, select
 from ..alarms.email import send_email
 from ..alarms.webhook import post_alarm
 from ..state import context, engine
-from ..store.models import Alarm, Integration
+from ..store.bookkeeping import Alarm
+from ..store.models import Integration
 from .context import Context
 from .integration_health import ATTENTION, FAILING, PROBLEMS, STUCK, Health, integrations_health
 from .queue import redis_key, safe_enqueue

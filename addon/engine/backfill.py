@@ -26,13 +26,12 @@ from sqlalchemy import func, insert, select, update
 from ..errors import IntegrationError
 from ..providers import get_provider
 from ..state import context
+from ..store.bookkeeping import Backfill, CachedContact
 from ..store.models import (
     BACKFILL,
     PENDING,
     RECONCILE,
     SKIPPED,
-    Backfill,
-    CachedContact,
     Delivery,
     Event,
     Integration,

@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from sqlalchemy import delete, or_, select, tuple_
 
 from ..providers import Action, BatchResult, Outcome
-from ..store.models import SUCCESS, Delivery, EngineRemoval
+from ..store.bookkeeping import EngineRemoval
+from ..store.models import SUCCESS, Delivery
 from ..store.upsert import upsert
 from .context import Context
 

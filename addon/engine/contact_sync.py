@@ -22,7 +22,8 @@ from redis.exceptions import RedisError
 from sqlalchemy import delete, or_, select, update
 
 from ..providers import ProviderError, get_provider
-from ..store.models import CONNECTED, CachedContact, ContactSync, Integration
+from ..store.bookkeeping import CachedContact, ContactSync
+from ..store.models import CONNECTED, Integration
 from .contacts import known_contacts, remember_contacts
 from .context import Context
 from .queue import redis_key, safe_enqueue

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import delete, select
 
-from ..store.models import CachedContact
+from ..store.bookkeeping import CachedContact
 from ..store.upsert import upsert
 from .context import Context
 

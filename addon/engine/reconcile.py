@@ -25,16 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import IntegrationError
 from ..providers import MEMBER, OPTED_OUT, ProviderError, get_provider
 from ..state import context
-from ..store.models import (
-    CONNECTED,
-    PENDING,
-    RECONCILE,
-    Check,
-    Delivery,
-    Event,
-    Integration,
-    table_of,
-)
+from ..store.bookkeeping import Check
+from ..store.models import CONNECTED, PENDING, RECONCILE, Delivery, Event, Integration, table_of
 from .consent import removed_by_engine
 from .context import Context
 from .expansion import delivery_row

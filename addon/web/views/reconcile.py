@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 
 from ...engine import integrations, reconcile
 from ...state import context
-from ...store.models import Check
+from ...store.bookkeeping import Check
 from .guard import owned
 from .htmx import render_screen
 
