@@ -12,7 +12,7 @@ from sqlalchemy import select
 from addon.engine import history
 from addon.store.models import Event
 from tests import test_views_support as support
-from tests.conftest import configure, purchase
+from tests.conftest import configure, list_id, purchase
 
 merchant = support.merchant
 
@@ -225,3 +225,19 @@ def test_list_states_ignore_skipped_entries():
         [Row(1, "add", "success", 1), Row(2, "remove", "skipped", 2)]  # type: ignore[list-item]
     )
     assert [(s.list_name, s.on_list) for s in states] == [("Buyers", True)]
+
+
+def test_the_events_view_filters_by_trigger_and_by_the_outcome_of_their_entries(
+    merchant, engine, purchase_rule, icontact, run_jobs
+):
+    purchase(engine, "ann@example.com")
+    run_jobs()
+    icontact.delete_list(list_id(icontact, "Customers"))
+    purchase(engine, "bob@example.com")
+    refund(engine, "jane@example.com")
+    run_jobs()
+    failed = events_view(merchant, status="failed")
+    assert "bob@example.com" in failed and "ann@example.com" not in failed
+    assert "jane@example.com" not in failed
+    refunds = events_view(merchant, trigger="product.refunded")
+    assert "jane@example.com" in refunds and "bob@example.com" not in refunds
