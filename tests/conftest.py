@@ -136,16 +136,23 @@ def integration(engine, icontact):
     return engine.connect("acme", label="Main iContact", username=USERNAME, password=PASSWORD)
 
 
-@pytest.fixture
-def purchase_rule(engine, integration):
-    """A global rule: Product Purchased adds the customer to 'Customers'."""
+def customers_rule(engine, integration, **options):
+    """Product Purchased adds the customer to 'Customers': a global rule unless ``options``
+    name a product (``product_id``) or ask for more (``double_opt_in``)."""
     return engine.add_rule(
         "acme",
         trigger="product.purchased",
         integration_id=integration.id,
         action="add",
         list_name="Customers",
+        **options,
     )
+
+
+@pytest.fixture
+def purchase_rule(engine, integration):
+    """A global rule: Product Purchased adds the customer to 'Customers'."""
+    return customers_rule(engine, integration)
 
 
 def configure(app, **values) -> None:

@@ -15,7 +15,15 @@ from addon.providers.icontact.client import IContactClient
 from addon.sandbox import person_confirms, person_unsubscribes, set_contact_status
 from addon.state import context
 from addon.store.bookkeeping import EngineRemoval
-from tests.conftest import APP_ID, PASSWORD, USERNAME, find_contact, list_id, purchase
+from tests.conftest import (
+    APP_ID,
+    PASSWORD,
+    USERNAME,
+    customers_rule,
+    find_contact,
+    list_id,
+    purchase,
+)
 from tests.test_batching import call_log as call_log  # noqa: F401 - a fixture
 from tests.test_batching import calls
 
@@ -169,14 +177,7 @@ def test_subscription_states_are_read_once_per_batch_not_per_delivery(
 def test_double_opt_in_asks_the_person_and_subscribes_only_once_she_confirms(
     engine, integration, icontact, run_jobs
 ):
-    rule = engine.add_rule(
-        "acme",
-        trigger="product.purchased",
-        integration_id=integration.id,
-        action="add",
-        list_name="Customers",
-        double_opt_in=True,
-    )
+    rule = customers_rule(engine, integration, double_opt_in=True)
     assert rule.double_opt_in
     purchase(engine)
     run_jobs()

@@ -13,7 +13,7 @@ from addon.providers.icontact.sync import contact_pages
 from addon.sandbox.contacts import save_contacts
 from addon.state import context
 from addon.store.bookkeeping import CachedContact, ContactSync
-from tests.conftest import PASSWORD, USERNAME, configure, list_id
+from tests.conftest import PASSWORD, USERNAME, configure, customers_rule, list_id
 
 
 def existing(icontact, *emails, street="1 Main St"):
@@ -52,13 +52,7 @@ def contact_creates(call_log):
 
 @pytest.fixture
 def rule(engine, integration):
-    engine.add_rule(
-        "acme",
-        trigger="product.purchased",
-        integration_id=integration.id,
-        action="add",
-        list_name="Customers",
-    )
+    customers_rule(engine, integration)
 
 
 def purchase(engine, email):

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from addon.results import ConnectedIntegration, IntegrationRule, LogEntry, MailingList
 from addon.store.models import Event, Integration
-from tests.conftest import PASSWORD, USERNAME, purchase
+from tests.conftest import PASSWORD, USERNAME, customers_rule, purchase
 
 
 def every_value(record) -> list:
@@ -74,13 +74,7 @@ def test_connect_and_add_rule_leave_no_transaction_open_for_emit_to_join(
     integration = engine.connect("acme", label="Main", username=USERNAME, password=PASSWORD)
     assert not engine.db.session().in_transaction()
 
-    engine.add_rule(
-        "acme",
-        trigger="product.purchased",
-        integration_id=integration.id,
-        action="add",
-        list_name="Customers",
-    )
+    customers_rule(engine, integration)
     assert not engine.db.session().in_transaction()
     purchase(engine, event_id="o-1")  # stored and committed on its own
     engine.db.session.rollback()

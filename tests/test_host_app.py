@@ -32,7 +32,7 @@ from addon.engine.alarms import TEST_MESSAGE, send_test_alarm
 from addon.sandbox.server import serve_in_thread
 from addon.store.models import Event
 from addon.web.webhooks import sign
-from tests.conftest import APP_ID, PASSWORD, USERNAME, list_id
+from tests.conftest import APP_ID, PASSWORD, USERNAME, customers_rule, list_id
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "mounting.md"
 HOST_TEMPLATES = Path(__file__).resolve().parent / "host_templates"
@@ -362,13 +362,7 @@ def test_committed_events_reach_icontact_and_the_log(host, icontact):
         integration = engine.connect(
             "acme", label="Main iContact", username=USERNAME, password=PASSWORD
         )
-        engine.add_rule(
-            "acme",
-            trigger="product.purchased",
-            integration_id=integration.id,
-            action="add",
-            list_name="Customers",
-        )
+        customers_rule(engine, integration)
         assert engine.product_name("acme", "101") == "Espresso Subscription"
         assert engine.product_name("bolt", "101") is None
     client = host.app.test_client()

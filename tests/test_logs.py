@@ -3,7 +3,7 @@
 from sqlalchemy import select
 
 from addon.store.models import Event
-from tests.conftest import configure, purchase
+from tests.conftest import configure, customers_rule, purchase
 
 
 def test_log_entries_say_what_happened(engine, purchase_rule, run_jobs):
@@ -63,13 +63,7 @@ def test_pruning_never_drops_pending_work(app, engine, integration, run_jobs):
         action="add",
         list_name="Abandoned Carts",
     )
-    engine.add_rule(
-        "acme",
-        trigger="product.purchased",
-        integration_id=integration.id,
-        action="add",
-        list_name="Customers",
-    )
+    customers_rule(engine, integration)
     engine.emit(
         "prospect.created",
         marketplace_id="acme",

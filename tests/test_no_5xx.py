@@ -15,7 +15,7 @@ from sqlalchemy import select
 from addon.store.models import Base, Delivery
 from addon.web.webhooks import HEADER
 from tests import test_views_support as support
-from tests.conftest import list_id, purchase
+from tests.conftest import customers_rule, list_id, purchase
 from tests.test_security_routes import PLAIN_VALUES, addon_rules
 from tests.test_views_support import fresh
 
@@ -81,14 +81,7 @@ def failed(engine, icontact, purchase_rule, run_jobs):
 def test_the_delete_rule_dialog_is_a_page_of_its_own_on_reload(
     merchant, engine, integration, product_id
 ):
-    rule = engine.add_rule(
-        "acme",
-        trigger="product.purchased",
-        integration_id=integration.id,
-        action="add",
-        list_name="Customers",
-        product_id=product_id,
-    )
+    rule = customers_rule(engine, integration, product_id=product_id)
     page = merchant.get("addon.delete_rule", rule_id=rule.id)
     assert page.status_code == 200
     assert "<html" in page.text and "Delete this rule?" in page.text

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests import test_views_support as support
-from tests.conftest import purchase
+from tests.conftest import customers_rule, purchase
 from tests.test_no_5xx import addon_tables
 
 merchant = support.merchant
@@ -18,13 +18,7 @@ def test_preview_apply_and_watch_it_finish_without_javascript(
     for n in range(3):
         purchase(engine, f"buyer{n}@example.com", event_id=f"o-{n}")
     run_jobs()
-    rule = engine.add_rule(
-        "acme",
-        trigger="product.purchased",
-        integration_id=integration.id,
-        action="add",
-        list_name="Customers",
-    )
+    rule = customers_rule(engine, integration)
     rules_page = merchant.get("addon.global_rules").text
     assert f"/integrations/rules/{rule.id}/past" in rules_page
     assert "Apply to past events" in rules_page

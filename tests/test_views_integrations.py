@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from addon.store.models import Integration, Rule
 from tests import test_views_support as support
-from tests.conftest import APP_ID, PASSWORD, USERNAME, configure
+from tests.conftest import APP_ID, PASSWORD, USERNAME, configure, customers_rule
 from tests.test_views_support import fresh
 
 merchant = support.merchant
@@ -168,14 +168,7 @@ def test_refresh_with_rejected_credentials_marks_the_row(merchant, icontact, int
 
 
 def test_delete_asks_naming_the_rules_that_use_the_integration(merchant, engine, integration):
-    engine.add_rule(
-        "acme",
-        trigger="product.purchased",
-        integration_id=integration.id,
-        action="add",
-        list_name="Customers",
-        product_id="101",
-    )
+    customers_rule(engine, integration, product_id="101")
     engine.add_rule(
         "acme",
         trigger="product.refunded",

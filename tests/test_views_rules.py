@@ -11,7 +11,7 @@ from sqlalchemy import select
 from addon.engine.triggers import TRIGGERS
 from addon.store.models import Rule
 from tests import test_views_support as support
-from tests.conftest import USERNAME, list_id
+from tests.conftest import USERNAME, customers_rule, list_id
 from tests.test_views_support import fresh
 
 merchant = support.merchant
@@ -179,13 +179,7 @@ def test_edit_reopens_the_wizard_filled_in_and_saves(merchant, engine, icontact,
 
 
 def test_delete_rule_asks_then_removes_it(merchant, engine, integration):
-    rule = engine.add_rule(
-        "acme",
-        trigger="product.purchased",
-        integration_id=integration.id,
-        action="add",
-        list_name="Customers",
-    )
+    rule = customers_rule(engine, integration)
     dialog = merchant.get("addon.delete_rule", htmx=True, rule_id=rule.id).text
     assert "Delete this rule?" in dialog and "Product Purchased" in dialog
     answer = merchant.post("addon.delete_rule", rule_id=rule.id)

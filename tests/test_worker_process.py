@@ -6,19 +6,13 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import list_id, purchase
+from tests.conftest import customers_rule, list_id, purchase
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_worker_py_applies_events_from_a_real_redis(app, app_config, engine, integration, icontact):
-    engine.add_rule(
-        "acme",
-        trigger="product.purchased",
-        integration_id=integration.id,
-        action="add",
-        list_name="Customers",
-    )
+    customers_rule(engine, integration)
     for n in range(3):
         purchase(engine, f"buyer{n}@example.com")
     env = {

@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.conftest import APP_ID, PASSWORD, USERNAME
+from tests.conftest import APP_ID, PASSWORD, USERNAME, customers_rule
 
 
 def test_connect_through_the_wizard_failing_once_with_a_wrong_password(
@@ -76,14 +76,7 @@ def test_connect_through_the_wizard_failing_once_with_a_wrong_password(
 def test_edit_refresh_and_delete_an_integration(
     signed_in, live_url, engine, integration, icontact, shot
 ):
-    engine.add_rule(
-        "acme",
-        trigger="product.purchased",
-        integration_id=integration.id,
-        action="add",
-        list_name="Customers",
-        product_id="101",
-    )
+    customers_rule(engine, integration, product_id="101")
     page = signed_in
     page.goto(f"{live_url}/integrations/")
     row = page.get_by_role("row", name=re.compile("Main iContact"))

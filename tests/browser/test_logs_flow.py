@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.conftest import list_id, purchase
+from tests.conftest import customers_rule, list_id, purchase
 
 
 def fire(page, live_url, email: str, product: str) -> None:
@@ -21,13 +21,7 @@ def fire(page, live_url, email: str, product: str) -> None:
 def test_fire_events_and_find_them_with_the_log_search(
     signed_in, live_url, engine, integration, icontact, run_jobs, shot
 ):
-    engine.add_rule(
-        "acme",
-        trigger="product.purchased",
-        integration_id=integration.id,
-        action="add",
-        list_name="Customers",
-    )
+    customers_rule(engine, integration)
     page = signed_in
     fire(page, live_url, "ann@example.com", "Single-Origin Sampler")
     fire(page, live_url, "bob@example.com", "Espresso Subscription")
