@@ -192,3 +192,25 @@ def test_the_demo_storefront_offers_its_orders_from_before_the_add_on(
         backfills.start_backfill(ctx, rule, LONG_AGO, from_host=True)
     run_jobs()
     assert len(icontact.subscribers(list_id(icontact, "Customers"))) == 8
+
+
+def test_a_failing_past_events_hook_is_a_clear_error_in_the_preview_and_fails_the_run(
+    app, engine, icontact, integration, run_jobs
+):
+    @engine.past_events
+    def orders_before_the_add_on(marketplace_id, trigger, since):
+        yield {"event_id": "legacy-1"}  # skipped: no date
+        raise ConnectionError("the shop's order database is away")
+
+    rule_id = _rule(engine, integration)
+    with app.app_context():
+        ctx = _ctx(app)
+        rule = ctx.session.get(Rule, rule_id)
+        with pytest.raises(backfills.IntegrationError, match="could not read its orders"):
+            backfills.preview(ctx, rule, LONG_AGO, from_host=True)
+        backfills.start_backfill(ctx, rule, LONG_AGO, from_host=True)
+    run_jobs()
+    with app.app_context():
+        [run] = _ctx(app).session.scalars(select(Backfill)).all()
+        assert run.status == "failed" and "could not read its orders" in run.message
+    assert engine.logs("acme") == []

@@ -65,3 +65,18 @@ def test_a_date_still_to_come_starts_nothing(merchant, engine, integration, purc
     assert answer.status_code == 303
     assert "Choose a date that has passed." in merchant.client.get(answer.location).text
     assert addon_tables(engine) == before
+
+
+def test_a_failing_past_events_hook_reads_as_a_message_not_an_error_page(
+    merchant, engine, integration, purchase_rule
+):
+    @engine.past_events
+    def orders_before_the_add_on(marketplace_id, trigger, since):
+        raise RuntimeError("boom")
+        yield
+
+    page = merchant.get(
+        "addon.backfill_rule", rule_id=purchase_rule.id, since="2020-01-01", from_host="1"
+    )
+    assert page.status_code == 200
+    assert "could not read its orders" in page.text

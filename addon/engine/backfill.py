@@ -256,7 +256,14 @@ def _write_slice(ctx: Context, backfill_id: int) -> str:
         return backfill.message
     if backfill.status == QUEUED:
         if backfill.from_host:
-            stored = store_host_events(ctx, rule, backfill.since)
+            try:
+                stored = store_host_events(ctx, rule, backfill.since)
+            except IntegrationError as exc:
+                db.rollback()
+                backfill = db.get(Backfill, backfill.id) or backfill
+                backfill.status, backfill.message = FAILED, str(exc)
+                db.commit()
+                return backfill.message
             log.info("backfill %s: %d past event(s) stored from the host", backfill.id, stored)
         backfill.customers = len(candidates(ctx, rule, backfill.since))
         backfill.status = WRITING

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..errors import InvalidEvent
+from ..errors import IntegrationError, InvalidEvent
 from ..state import engine as host
 from ..store.models import BACKFILL, Event, Rule
 from .context import Context
@@ -71,7 +71,7 @@ def host_events(
     if hook is None:
         return
     now = ctx.clock.now()
-    for raw in hook(rule.marketplace_id, rule.trigger, since):
+    for raw in _read(hook, rule.marketplace_id, rule.trigger, since):
         try:
             item = dict(raw)
             when = item.pop("occurred_at")
@@ -100,3 +100,19 @@ def host_events(
             "cause": BACKFILL,
         }
         yield row["email_key"], row
+
+
+#: What the merchant reads when the host's hook fails: the store's code, not theirs to fix.
+UNREADABLE = (
+    "Your store could not read its orders from before the add-on (its past-events hook "
+    "failed), so nothing was applied from them. Try again later, or ask your store's support."
+)
+
+
+def _read(hook: Any, marketplace_id: str, trigger: str, since: dt.datetime) -> Iterable[Any]:
+    """The hook's past events; whatever the host's code raises becomes one clear error."""
+    try:
+        yield from hook(marketplace_id, trigger, since)
+    except Exception as exc:  # the host's code: any failure of it is the same to the merchant
+        log.exception("the host's past-events hook failed for %s", marketplace_id)
+        raise IntegrationError(UNREADABLE) from exc

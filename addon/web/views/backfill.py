@@ -32,7 +32,10 @@ def backfill_page(rule_id: int) -> str:
     from_host = request.args.get("from_host") == "1"
     preview = None
     if since is not None:
-        preview = backfills.preview(ctx, rule, since, from_host)
+        try:
+            preview = backfills.preview(ctx, rule, since, from_host)
+        except IntegrationError as exc:
+            flash(str(exc), "error")
     last = backfills.active_backfill(ctx, rule.id)
     return render_screen(
         SCREEN,
