@@ -1,20 +1,10 @@
-"""index deliveries by lease owner
-
-Revision ID: 0002
-Revises: '0001'
-Create Date: 2026-11-26 17:11:06.927387
-"""
-
-from collections.abc import Sequence
+"""index deliveries by lease owner"""
 
 import sqlalchemy as sa
 from alembic import op
 
-# revision identifiers, used by Alembic.
-revision: str = "0002"
-down_revision: str | Sequence[str] | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0002"
+down_revision = "0001"
 
 
 def upgrade() -> None:

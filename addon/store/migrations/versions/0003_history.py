@@ -1,21 +1,10 @@
-"""issue 16: why a delivery was made (cause), checks against the provider, backfills, and
-an index for pruning old events
-
-Revision ID: 0003
-Revises: '0002'
-Create Date: 2026-12-04 14:00:13.533343
-"""
-
-from collections.abc import Sequence
+"""history (issue 16): a delivery's cause, checks, backfills, an index for pruning old events"""
 
 import sqlalchemy as sa
 from alembic import op
 
-# revision identifiers, used by Alembic.
-revision: str = "0003"
-down_revision: str | Sequence[str] | None = "0002"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0003"
+down_revision = "0002"
 
 
 def upgrade() -> None:

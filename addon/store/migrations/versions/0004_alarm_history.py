@@ -1,20 +1,10 @@
-"""alarm history
-
-Revision ID: 0004
-Revises: '0003'
-Create Date: 2026-12-04 14:01:50.653928
-"""
-
-from collections.abc import Sequence
+"""alarm history"""
 
 import sqlalchemy as sa
 from alembic import op
 
-# revision identifiers, used by Alembic.
-revision: str = "0004"
-down_revision: str | Sequence[str] | None = "0003"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0004"
+down_revision = "0003"
 
 
 def upgrade() -> None:

@@ -1,20 +1,10 @@
-"""consent: the engine's own removals, and a rule's double opt-in (issue 16)
-
-Revision ID: 0005
-Revises: '0004'
-Create Date: 2026-12-04 14:20:00
-"""
-
-from collections.abc import Sequence
+"""consent: the engine's own removals, and a rule's double opt-in (issue 16)"""
 
 import sqlalchemy as sa
 from alembic import op
 
-# revision identifiers, used by Alembic.
-revision: str = "0005"
-down_revision: str | Sequence[str] | None = "0004"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0005"
+down_revision = "0004"
 
 
 def upgrade() -> None:

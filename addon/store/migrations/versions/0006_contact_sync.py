@@ -1,20 +1,10 @@
-"""contact sync: how far each integration's contact cache is known to be complete (issue 18)
-
-Revision ID: 0006
-Revises: '0005'
-Create Date: 2026-12-04 14:20:00
-"""
-
-from collections.abc import Sequence
+"""contact sync: how far each integration's contact cache is known to be complete (issue 18)"""
 
 import sqlalchemy as sa
 from alembic import op
 
-# revision identifiers, used by Alembic.
-revision: str = "0006"
-down_revision: str | Sequence[str] | None = "0005"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0006"
+down_revision = "0005"
 
 
 def upgrade() -> None:
