@@ -137,3 +137,27 @@ def test_a_dialog_is_modal_from_the_moment_it_arrives_and_escape_closes_it_in_pl
     expect(page).to_have_url(f"{live_url}/integrations/")
     expect(opener).to_be_focused(timeout=5000)
     assert page.evaluate("window.samePage === true")  # no full page load
+
+
+def test_typing_before_the_script_arrives_stays_in_the_field_typed_in(
+    signed_in, live_url, integration
+):
+    """On a slow connection the Edit page shows its dialog before the script has come: a
+    merchant already typing the new password must not see the rest land in the label when the
+    script makes the dialog modal."""
+    page = signed_in
+    held = []
+    page.route("**/addon/addon.js", lambda route: held.append(route))
+    page.goto(f"{live_url}/integrations/{integration.id}/edit", wait_until="commit")
+    dialog = page.locator("dialog")
+    password = dialog.get_by_label("New application password")
+    password.fill("app-password-2")
+    page.wait_for_timeout(50)  # the held script's route reaches this side
+    assert held, "the script was requested"
+    held[0].continue_()
+    expect(dialog).to_have_js_property("open", True)
+    page.wait_for_function("document.querySelector('dialog').matches(':modal')")
+    page.keyboard.type("!")
+    expect(password).to_have_value("app-password-2!")
+    expect(dialog.get_by_label("Integration label")).to_have_value("Main iContact")
+    expect(password).to_be_focused()

@@ -29,10 +29,15 @@
       if (!opener) opener = requester;
       // Its links must be htmx's before Escape can follow one (else: a full page load).
       if (window.htmx) window.htmx.process(dialog);
-      if (dialog.open) dialog.close();  // rendered open for a full page: reopen as a modal
+      // A dialog rendered open for a full page is reopened as a modal. On a slow connection
+      // the merchant may already be typing in it: showModal() would move focus to the first
+      // field and the rest of the keystrokes would land there.
+      var typing = dialog.open && dialog.contains(document.activeElement) ? document.activeElement : null;
+      if (dialog.open) dialog.close();
       dialog.showModal();
       var invalid = dialog.querySelector('[aria-invalid="true"]');
-      if (invalid) invalid.focus();
+      if (typing) typing.focus();
+      else if (invalid) invalid.focus();
     });
   }
 
