@@ -8,15 +8,16 @@ their own table, a page at a time, and never adds to the log's 1,000 entries.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Unpack
 
 from sqlalchemy import exists, func, or_, select
 
 from ..providers import PROVIDERS
 from ..store.models import FINISHED, SKIPPED, Delivery, Event, Integration, Rule
 from .context import Context
+from .logs import Filters, made_between, search_term
 from .reasons import (
     Background,
     GoneRule,
@@ -75,27 +76,12 @@ class CustomerStory:
     truncated: bool = False
 
 
-def event_query(
-    marketplace_id: str,
-    q: str | None = None,
-    trigger: str | None = None,
-    status: str | None = None,
-    integration_id: int | None = None,
-    date_from: dt.datetime | None = None,
-    date_to: dt.datetime | None = None,
-    email: str | None = None,
-):
-    """The marketplace's events that the filters match.
-
-    Args:
-        q: part of the customer's email, of the event (order) id or of the product id.
-        trigger: events that fire this trigger.
-        status, integration_id: events with an entry of that status, or of that integration.
-        email: exactly this customer (any case).
-    """
+def event_query(marketplace_id: str, email: str | None = None, **filters: Unpack[Filters]):
+    """The marketplace's events that the filters (:class:`.logs.Filters`) match: ``status``
+    and ``integration_id`` select events with an entry of that status or integration;
+    ``email`` is exactly this customer (any case)."""
     query = select(Event).where(Event.marketplace_id == marketplace_id)
-    if q and q.strip():
-        term = q.strip().lower()
+    if term := search_term(filters):
         query = query.where(
             or_(
                 Event.email_key.contains(term, autoescape=True),
@@ -105,20 +91,16 @@ def event_query(
         )
     if email:
         query = query.where(Event.email_key == email.strip().lower())
-    if trigger:
+    if trigger := filters.get("trigger"):
         query = query.where(Event.type.in_(firing(trigger)))
     entry = [Delivery.event_pk == Event.id]
-    if status:
+    if status := filters.get("status"):
         entry.append(Delivery.status == status)
-    if integration_id:
+    if integration_id := filters.get("integration_id"):
         entry.append(Delivery.integration_id == int(integration_id))
     if len(entry) > 1:
         query = query.where(exists().where(*entry))
-    if date_from:
-        query = query.where(Event.created_at >= date_from)
-    if date_to:
-        query = query.where(Event.created_at < date_to)
-    return query
+    return query.where(*made_between(Event.created_at, filters))
 
 
 def firing(trigger: str) -> list[str]:
@@ -127,16 +109,21 @@ def firing(trigger: str) -> list[str]:
 
 
 def search_events(
-    ctx: Context, marketplace_id: str, limit: int = 50, offset: int = 0, **filters
+    ctx: Context,
+    marketplace_id: str,
+    limit: int = 50,
+    offset: int = 0,
+    email: str | None = None,
+    **filters: Unpack[Filters],
 ) -> list[Event]:
     """A page of the marketplace's events, newest first (filters: :func:`event_query`)."""
-    query = event_query(marketplace_id, **filters).order_by(
+    query = event_query(marketplace_id, email, **filters).order_by(
         Event.created_at.desc(), Event.id.desc()
     )
     return list(ctx.session.scalars(query.limit(limit).offset(offset)))
 
 
-def count_events(ctx: Context, marketplace_id: str, **filters) -> int:
+def count_events(ctx: Context, marketplace_id: str, **filters: Unpack[Filters]) -> int:
     matched = event_query(marketplace_id, **filters).subquery()
     return ctx.session.execute(select(func.count()).select_from(matched)).scalar_one()
 

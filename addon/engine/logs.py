@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, cast
+from typing import Any, TypedDict, Unpack, cast
 
 from sqlalchemy import CursorResult, case, delete, func, or_, select, update
 from sqlalchemy.orm import defer
@@ -24,18 +24,28 @@ from ..store.models import (
 from .context import Context
 
 
-def filtered_query(
-    marketplace_id: str,
-    q: str | None = None,
-    status: str | None = None,
-    trigger: str | None = None,
-    integration_id: int | None = None,
-    date_from: dt.datetime | None = None,
-    date_to: dt.datetime | None = None,
-):
+class Filters(TypedDict, total=False):
+    """What the Logs' filters narrow a search to, its entries (here) or its events
+    (:mod:`.history`); a filter left out, or None, matches anything."""
+
+    #: Part of the customer's email, the event (order) id, the product id; entries also
+    #: match their list, integration label and message.
+    q: str | None
+    #: ``pending``, ``success``, ``failed`` or ``skipped``: entries of that status (events
+    #: with one).
+    status: str | None
+    #: A trigger name: the rule's trigger for entries, events that fire it.
+    trigger: str | None
+    integration_id: int | None
+    #: Naive UTC: made at or after ``date_from``, before ``date_to``.
+    date_from: dt.datetime | None
+    date_to: dt.datetime | None
+
+
+def filtered_query(marketplace_id: str, **filters: Unpack[Filters]):
+    """The marketplace's entries that the filters match."""
     query = select(Delivery).where(Delivery.marketplace_id == marketplace_id)
-    if q and q.strip():
-        term = q.strip().lower()
+    if term := search_term(filters):
         # autoescape: the merchant's % and _ are characters to find, not LIKE wildcards (and a
         # backslash is not PostgreSQL's default LIKE escape either).
         query = query.where(
@@ -53,37 +63,36 @@ def filtered_query(
                 ),
             )
         )
-    if status:
+    if status := filters.get("status"):
         query = query.where(Delivery.status == status)
-    if trigger:
+    if trigger := filters.get("trigger"):
         query = query.where(Delivery.trigger == trigger)
-    if integration_id:
+    if integration_id := filters.get("integration_id"):
         query = query.where(Delivery.integration_id == int(integration_id))
-    if date_from:
-        query = query.where(Delivery.created_at >= date_from)
-    if date_to:
-        query = query.where(Delivery.created_at < date_to)
-    return query
+    return query.where(*made_between(Delivery.created_at, filters))
+
+
+def search_term(filters: Filters) -> str:
+    """The searched-for text as stored keys are matched (lower case), "" for none."""
+    return (filters.get("q") or "").strip().lower()
+
+
+def made_between(created_at: Any, filters: Filters) -> list[Any]:
+    """The conditions on ``created_at`` that keep rows made in the filters' dates."""
+    conditions = []
+    if date_from := filters.get("date_from"):
+        conditions.append(created_at >= date_from)
+    if date_to := filters.get("date_to"):
+        conditions.append(created_at < date_to)
+    return conditions
 
 
 def search_logs(
-    marketplace_id: str,
-    q: str | None = None,
-    status: str | None = None,
-    trigger: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-    **filters,
+    marketplace_id: str, limit: int = 50, offset: int = 0, **filters: Unpack[Filters]
 ) -> list[Delivery]:
-    """A page of the marketplace's log entries, newest first.
-
-    Args:
-        q: matches email, list, product, event id, integration label and message.
-        status: pending, success, failed or skipped.
-        trigger: a trigger name (the rule's trigger, not the event's type).
-        filters: ``integration_id``, ``date_from``, ``date_to`` (naive UTC datetimes).
-    """
-    query = filtered_query(marketplace_id, q, status, trigger, **filters)
+    """A page of the marketplace's log entries that ``filters`` (:class:`Filters`) match,
+    newest first."""
+    query = filtered_query(marketplace_id, **filters)
     # The list never shows what was sent; an entry's details load it when opened.
     query = query.options(defer(Delivery.detail))
     query = query.order_by(Delivery.created_at.desc(), Delivery.id.desc())
@@ -113,11 +122,9 @@ def get_log_entry(marketplace_id: str, entry_id) -> Delivery:
     return entry
 
 
-def count_logs_and_failed(
-    marketplace_id: str, q=None, status=None, trigger=None, **filters
-) -> tuple[int, int]:
+def count_logs_and_failed(marketplace_id: str, **filters: Unpack[Filters]) -> tuple[int, int]:
     """How many entries the filters match, and how many of those failed (one pass)."""
-    matched = filtered_query(marketplace_id, q, status, trigger, **filters).subquery()
+    matched = filtered_query(marketplace_id, **filters).subquery()
     failed = func.count(case((matched.c.status == FAILED, 1)))
     total, failures = session().execute(select(func.count(), failed).select_from(matched)).one()
     return total or 0, failures or 0
