@@ -10,6 +10,8 @@ import datetime as dt
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .providers.base import RemoteList
+
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
@@ -24,12 +26,8 @@ def _from_columns(cls: type[Record], row: object, **given: Any) -> Record:
     return cls(**columns, **given)
 
 
-@dataclass(frozen=True)
-class MailingList:
-    """A list of the provider account: ``id`` is the provider's, what ``add_rule`` takes."""
-
-    id: str
-    name: str
+#: A list of the provider account, as a provider reports it (one record in both layers).
+MailingList = RemoteList
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,11 @@ DEFAULT_CREDENTIALS = (
 
 @dataclass(frozen=True)
 class RemoteList:
+    """A list of the provider account: ``id`` is the provider's, what ``add_rule`` takes.
+
+    The engine's public records hand it back as is (``addon.results.MailingList``).
+    """
+
     id: str
     name: str
 
