@@ -24,12 +24,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rq import SimpleWorker  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from addon.engine import backfill as backfills  # noqa: E402
 from addon.engine import reconcile  # noqa: E402
 from addon.store.models import PENDING, Delivery, Event, Integration, Rule  # noqa: E402
+from addon.workers import SimpleWorker  # noqa: E402
 from bench.stack import APP_ID, PASSWORD, USERNAME, Stack  # noqa: E402
 
 MARKETPLACE = "acme"

@@ -128,13 +128,13 @@ def _profiler(trace: Trace):
 def trace_one_purchase() -> Trace:
     """Set up an app with one connected integration and one rule, then trace one purchase."""
     from redis import Redis
-    from rq import SimpleWorker
     from sqlalchemy import create_engine, select
 
     from addon.embedded_redis import EmbeddedRedis
     from addon.sandbox import SandboxState, create_sandbox_app, serve_in_thread
     from addon.store.db import upgrade
     from addon.store.models import Delivery
+    from addon.workers import SimpleWorker
     from wsgi import create_app
 
     sandbox = SandboxState()

@@ -7,13 +7,13 @@ import os
 
 import pytest
 from redis import Redis
-from rq import SimpleWorker
 from sqlalchemy import create_engine, text
 
 from addon.embedded_redis import EmbeddedRedis
 from addon.sandbox import SandboxState, create_sandbox_app, serve_in_thread
 from addon.settings import Settings
 from addon.store.models import Base
+from addon.workers import SimpleWorker
 from wsgi import create_app
 
 APP_ID = "test-app-id"

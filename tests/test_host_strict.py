@@ -21,13 +21,13 @@ from flask_login import LoginManager, UserMixin, current_user, login_user
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from redis import Redis
-from rq import SimpleWorker
 from sqlalchemy import Column, Integer, String, Table, func, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from addon import IntegrationEngine
 from addon.store.models import Event, Rule
 from addon.web.webhooks import sign
+from addon.workers import SimpleWorker
 from tests.conftest import APP_ID, PASSWORD, USERNAME, list_id
 
 TEMPLATES = Path(__file__).resolve().parent / "host_templates" / "strict"

@@ -36,3 +36,30 @@ def test_worker_py_applies_events_from_a_real_redis(app, app_config, engine, int
     assert set(icontact.subscribers(customers)) == {f"buyer{n}@example.com" for n in range(3)}
     engine.db.session.expire_all()
     assert [e.status for e in engine.logs("acme")] == ["success"] * 3
+
+
+def test_a_worker_stops_promptly_when_its_command_thread_is_asleep(redis_url):
+    """RQ unsubscribes the thread that listens for its commands, then waits for it: a thread
+    that took the reply and went back to sleep used to hold the worker's shutdown 60 s."""
+    import threading
+
+    from redis import Redis
+    from rq import Queue
+
+    from addon.workers import COMMAND_POLL_SECONDS, SimpleWorker
+
+    connection = Redis.from_url(redis_url)
+    worker = SimpleWorker([Queue("addon-shutdown-test", connection=connection)])
+    worker.subscribe()
+    # The race, made certain: the thread takes an unsubscribe reply and sleeps again.
+    worker.pubsub.unsubscribe()
+    time.sleep(0.3)
+    assert worker.pubsub_thread.is_alive()
+
+    stopped = threading.Thread(target=worker.unsubscribe, daemon=True)
+    started = time.monotonic()
+    stopped.start()
+    stopped.join(timeout=30)
+    assert not stopped.is_alive(), "the worker's shutdown hung on its command thread"
+    assert time.monotonic() - started < COMMAND_POLL_SECONDS + 5
+    assert not worker.pubsub_thread.is_alive()

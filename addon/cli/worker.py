@@ -54,9 +54,8 @@ def run_worker(app: Flask, *, burst: bool = False, fork: bool = False, name: str
         fork: RQ's forking ``Worker`` instead of ``SimpleWorker`` (jobs in this process).
         name: the worker's name in Redis.
     """
-    from rq import SimpleWorker, Worker
-
     from ..engine.sweeper import start_sweeper
+    from ..workers import SimpleWorker, Worker
 
     addon = app.extensions["addon"]
     queue = addon.state(app).queue
