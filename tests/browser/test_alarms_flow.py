@@ -53,7 +53,7 @@ def check(app):
 
 
 def test_a_rejected_password_shows_on_the_row_and_the_tab_until_it_is_fixed(
-    signed_in, live_url, engine, integration, purchase_rule, icontact, run_jobs, fix_password, shot
+    signed_in, live_url, engine, integration, purchase_rule, icontact, run_jobs, shot
 ):
     page = signed_in
     page.goto(f"{live_url}/integrations/")
@@ -73,7 +73,11 @@ def test_a_rejected_password_shows_on_the_row_and_the_tab_until_it_is_fixed(
     expect(tab).to_have_accessible_name(re.compile(r"Integration Setup\s*: 1 needs your attention"))
     shot("needs-attention")
 
-    fix_password(integration)  # (the Edit dialog itself: test_integrations_flow.py)
+    row.get_by_role("link", name="Edit Main iContact").click()
+    dialog = page.get_by_role("dialog", name="Edit Main iContact")
+    dialog.get_by_label("New application password").fill(NEW_PASSWORD)
+    dialog.get_by_role("button", name="Save Changes").click()
+    expect(page.get_by_role("status").filter(has_text="Saved 'Main iContact'.")).to_be_visible()
     run_jobs()  # the held purchase goes out
     page.get_by_role("link", name="Integration Setup").click()
     expect(row.locator(".addon-health")).to_have_text(re.compile("OK"))
