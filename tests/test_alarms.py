@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
+import threading
 
 import pytest
 import requests
@@ -183,6 +185,77 @@ def test_no_sender_is_recorded_not_raised(app, engine, integration, clock, outbo
     reject_credentials(engine, integration.id)
     [(_, _, channels)] = check(app)
     assert channels["email"] == "not sent: email is not set up on this store (no sender address)"
+
+
+class SMTPServer:
+    """A mail server on a local port: one that talks SMTP and keeps what it receives, or one
+    that takes the connection and never says a word."""
+
+    def __init__(self, silent: bool = False):
+        self.silent = silent
+        self.received: list[str] = []
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            connection, _ = self.socket.accept()
+            if self.silent:
+                continue  # held open, unanswered
+            with connection, connection.makefile("rb") as lines:
+                connection.sendall(b"220 mail.shop.example\r\n")
+                for line in lines:
+                    command = line.decode().strip().upper()
+                    if command.startswith("DATA"):
+                        connection.sendall(b"354 go on\r\n")
+                        body = b"".join(iter(lines.readline, b".\r\n"))
+                        self.received.append(body.decode())
+                        reply = b"250 queued\r\n"
+                    elif command.startswith("QUIT"):
+                        connection.sendall(b"221 bye\r\n")
+                        break
+                    else:
+                        reply = b"250 ok\r\n"
+                    connection.sendall(reply)
+
+
+@pytest.fixture
+def mail_server(app, monkeypatch):
+    """Alarms mailed for real, to a local mail server (the tests' app otherwise suppresses)."""
+
+    def serve(silent: bool = False) -> SMTPServer:
+        server = SMTPServer(silent)
+        mail = app.extensions["mail"]
+        monkeypatch.setattr(mail, "suppress", False)
+        monkeypatch.setattr(mail, "server", "127.0.0.1")
+        monkeypatch.setattr(mail, "port", server.port)
+        monkeypatch.setattr(mail, "use_tls", False)
+        monkeypatch.setattr(mail, "use_ssl", False)
+        return server
+
+    return serve
+
+
+def test_an_alarm_goes_through_the_stores_mail_server(app, engine, integration, clock, mail_server):
+    server = mail_server()
+    reject_credentials(engine, integration.id)
+    [(_, _, channels)] = check(app)
+    assert channels["email"].startswith("sent to ")
+    [message] = server.received
+    assert "Main iContact needs your attention" in message
+
+
+def test_a_mail_server_that_never_answers_is_given_up_on(
+    app, engine, integration, clock, mail_server, monkeypatch
+):
+    monkeypatch.setattr("addon.alarms.email.TIMEOUT", 0.5)
+    mail_server(silent=True)
+    reject_credentials(engine, integration.id)
+    [(_, _, channels)] = check(app)
+    assert channels["email"] == (
+        "not sent: the store's mail server could not be reached or refused it"
+    )
 
 
 def test_the_webhook_is_signed_over_the_body_with_a_timestamp(

@@ -7,12 +7,32 @@ import logging
 import smtplib
 
 from flask import Flask, current_app
-from flask_mail import Mail, Message
+from flask_mail import Connection, Mail, Message
 
 from ..settings import Settings
 from . import OFF
 
 log = logging.getLogger("addon.alarms")
+
+#: Seconds to wait for the mail server at each step (connect, TLS, login, each command).
+TIMEOUT = 10.0
+
+
+class _TimedConnection(Connection):
+    """Flask-Mail's connection with a timeout. Flask-Mail 0.10 opens SMTP without one: a mail
+    server that takes the connection and never answers would hold the worker's alarm check,
+    and the merchant's *Send a test alarm* request, for good."""
+
+    def configure_host(self) -> smtplib.SMTP | smtplib.SMTP_SSL:
+        mail = self.mail
+        host_class = smtplib.SMTP_SSL if mail.use_ssl else smtplib.SMTP
+        host = host_class(mail.server, mail.port, timeout=TIMEOUT)
+        host.set_debuglevel(int(mail.debug))
+        if mail.use_tls:
+            host.starttls()
+        if mail.username and mail.password:
+            host.login(mail.username, mail.password)
+        return host
 
 
 def init_mail(app: Flask, settings: Settings) -> None:
@@ -42,7 +62,8 @@ def send_email(
         return "not sent: email is not set up on this store (no sender address)"
     message = Message(subject=subject, recipients=list(recipients), body=body, sender=sender)
     try:
-        mail.send(message)
+        with _TimedConnection(mail) as connection:
+            message.send(connection)
     except (OSError, smtplib.SMTPException) as exc:
         log.warning("alarm email to %s not sent: %s", recipients, exc)
         return "not sent: the store's mail server could not be reached or refused it"
