@@ -21,7 +21,7 @@ def test_the_night_checks_every_integration_once_a_day(app, integration, run_job
     with app.app_context():
         assert run_nightly_if_due(_at(app, 2)) is None  # before the hour
         summary = run_nightly_if_due(_at(app, 3))
-        assert summary == "pruned 0 old event(s), asked for 1 check(s)"
+        assert summary == "pruned 0 old event(s) and 0 old alarm(s), asked for 1 check(s)"
         assert run_nightly_if_due(_at(app, 4)) is None  # once a day, whichever worker asks
     run_jobs()
     with app.app_context():

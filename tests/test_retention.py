@@ -5,7 +5,8 @@ import datetime as dt
 
 from sqlalchemy import func, select, update
 
-from addon.engine.retention import prune_events
+from addon.engine.retention import prune_alarms, prune_events
+from addon.store.bookkeeping import Alarm
 from addon.store.models import PENDING, Delivery, Event
 from tests.conftest import configure, purchase
 
@@ -84,3 +85,26 @@ def test_a_storefront_event_is_logged_with_the_cause_event(engine, purchase_rule
     run_jobs()
     [entry] = engine.logs("acme")
     assert entry.cause == "event"
+
+
+def test_alarms_older_than_the_retention_are_pruned_too(app, engine):
+    configure(app, ADDON_EVENT_RETENTION_DAYS=30)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    db = engine.db.session
+    for days in (45, 31, 29, 0):
+        db.add(
+            Alarm(
+                marketplace_id="acme",
+                integration_id=None,
+                integration_label="",
+                condition="test",
+                subject=f"{days} days old",
+                message="A test alarm.",
+                channels={},
+                created_at=now - dt.timedelta(days=days),
+            )
+        )
+    db.commit()
+    with app.app_context():
+        assert prune_alarms(_ctx(app)) == 2
+        assert sorted(db.scalars(select(Alarm.subject))) == ["0 days old", "29 days old"]

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from ..store.models import CONNECTED, Integration
 from .context import Context
 from .queue import redis_key
-from .retention import prune_events
+from .retention import prune_alarms, prune_events
 
 log = logging.getLogger("addon.sweeper")
 
@@ -57,16 +57,20 @@ def run_nightly_if_due(ctx: Context) -> str | None:
 
 
 def run_nightly(ctx: Context) -> str:
-    """Prune old events and ask for a check of every connected integration."""
+    """Prune old events and alarms, and ask for a check of every connected integration."""
     from .reconcile import enqueue_check  # the check needs the provider layer; loaded late
 
     pruned = prune_events(ctx)
+    pruned_alarms = prune_alarms(ctx)
     integrations = list(
         ctx.session.scalars(select(Integration.id).where(Integration.status == CONNECTED))
     )
     ctx.session.commit()
     for integration_id in integrations:
         enqueue_check(ctx, integration_id, started_by="schedule")
-    summary = f"pruned {pruned} old event(s), asked for {len(integrations)} check(s)"
+    summary = (
+        f"pruned {pruned} old event(s) and {pruned_alarms} old alarm(s), "
+        f"asked for {len(integrations)} check(s)"
+    )
     log.info("nightly: %s", summary)
     return summary

@@ -6,6 +6,7 @@ Pruning deletes the oldest events in small chunks through the index on ``created
 chunk its own short transaction: at a million events a night's pruning touches only what aged
 out since the night before, and never holds SQLite's one write lock for long. An event whose
 rules were not matched yet, or with work still pending, is kept until its work is done.
+The alarm history is kept as long as the events it tells of.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import cast
 
 from sqlalchemy import CursorResult, delete, exists, select
 
+from ..store.bookkeeping import Alarm
 from ..store.models import PENDING, Delivery, Event
 from .context import Context
 
@@ -71,3 +73,21 @@ def prune_events(ctx: Context, chunk: int = PRUNE_CHUNK, max_chunks: int | None 
             break
     db.commit()
     return deleted
+
+
+def prune_alarms(ctx: Context) -> int:
+    """Delete alarms older than the retention (a few a day at most: one statement).
+
+    Returns:
+        How many alarms were deleted.
+    """
+    result = cast(
+        CursorResult,
+        ctx.session.execute(
+            delete(Alarm)
+            .where(Alarm.created_at < retention_cutoff(ctx))
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    ctx.session.commit()
+    return result.rowcount or 0
