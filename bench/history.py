@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from addon.engine import backfill as backfills  # noqa: E402
-from addon.engine import reconcile  # noqa: E402
+from addon.engine import backfill_preview, reconcile, reconcile_fix  # noqa: E402
 from addon.store.models import PENDING, Delivery, Event, Integration, Rule  # noqa: E402
 from addon.workers import SimpleWorker  # noqa: E402
 from bench.stack import APP_ID, PASSWORD, USERNAME, Stack  # noqa: E402
@@ -228,7 +228,7 @@ def reconcile_figure(contacts: int, scale: int) -> None:
         began = time.monotonic()
         with stack.app.app_context():
             ctx = stack.app.extensions["addon"].state(stack.app).context
-            queued = reconcile.fix_check(ctx, ctx.session.get(reconcile.Check, found.id))
+            queued = reconcile_fix.fix_check(ctx, ctx.session.get(reconcile.Check, found.id))
         _run_jobs(stack)
         fix_seconds = (time.monotonic() - began) * scale
         fix_calls = stack.stats()["total_calls"] - before
@@ -283,7 +283,7 @@ def backfill_figure(purchases: int, scale: int) -> None:
             ).id
             ctx = engine.state(stack.app).context
             rule = ctx.session.get(Rule, rule_id)
-            preview = backfills.preview(ctx, rule, start)
+            preview = backfill_preview.preview(ctx, rule, start)
         stack.start_workers(1)
         began = time.monotonic()
         with stack.app.app_context():

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from addon.engine import backfill as backfills
+from addon.engine import backfill_preview
 from addon.store.bookkeeping import Backfill
 from addon.store.models import Delivery, Rule
 from tests.conftest import list_id, purchase
@@ -48,7 +49,7 @@ def test_preview_then_apply_puts_each_past_customer_on_the_list_once(
     with app.app_context():
         ctx = _ctx(app)
         rule = ctx.session.get(Rule, rule_id)
-        seen = backfills.preview(ctx, rule, LONG_AGO)
+        seen = backfill_preview.preview(ctx, rule, LONG_AGO)
         assert seen.customers == 6 and seen.calls >= 6 and seen.seconds > 0
         backfills.start_backfill(ctx, rule, LONG_AGO)
     run_jobs()
@@ -81,7 +82,7 @@ def test_a_customer_refunded_since_is_not_put_back(app, engine, integration, pas
     rule_id = _rule(engine, integration)
     with app.app_context():
         ctx = _ctx(app)
-        found = backfills.candidates(ctx, ctx.session.get(Rule, rule_id), LONG_AGO)
+        found = backfill_preview.candidates(ctx, ctx.session.get(Rule, rule_id), LONG_AGO)
         assert "buyer3@example.com" not in found and len(found) == 5
 
 
@@ -90,7 +91,9 @@ def test_only_events_since_the_date_count(app, engine, integration, past_sales):
     with app.app_context():
         ctx = _ctx(app)
         tomorrow = ctx.clock.now() + dt.timedelta(days=1)
-        assert backfills.preview(ctx, ctx.session.get(Rule, rule_id), tomorrow).customers == 0
+        assert (
+            backfill_preview.preview(ctx, ctx.session.get(Rule, rule_id), tomorrow).customers == 0
+        )
 
 
 def test_killed_mid_way_it_resumes_and_never_doubles(
@@ -171,7 +174,7 @@ def test_past_events_from_the_hosts_hook_are_stored_and_applied(
     with app.app_context():
         ctx = _ctx(app)
         rule = ctx.session.get(Rule, rule_id)
-        assert backfills.preview(ctx, rule, LONG_AGO, from_host=True).customers == 1
+        assert backfill_preview.preview(ctx, rule, LONG_AGO, from_host=True).customers == 1
         backfills.start_backfill(ctx, rule, LONG_AGO, from_host=True)
     run_jobs()
     assert seen[0][:2] == ("acme", "product.purchased")
@@ -187,7 +190,7 @@ def test_the_demo_storefront_offers_its_orders_from_before_the_add_on(
     with app.app_context():
         ctx = _ctx(app)
         rule = ctx.session.get(Rule, rule_id)
-        seen = backfills.preview(ctx, rule, LONG_AGO, from_host=True)
+        seen = backfill_preview.preview(ctx, rule, LONG_AGO, from_host=True)
         assert seen.customers == seen.from_host == 8
         backfills.start_backfill(ctx, rule, LONG_AGO, from_host=True)
     run_jobs()
@@ -207,7 +210,7 @@ def test_a_failing_past_events_hook_is_a_clear_error_in_the_preview_and_fails_th
         ctx = _ctx(app)
         rule = ctx.session.get(Rule, rule_id)
         with pytest.raises(backfills.IntegrationError, match="could not read its orders"):
-            backfills.preview(ctx, rule, LONG_AGO, from_host=True)
+            backfill_preview.preview(ctx, rule, LONG_AGO, from_host=True)
         backfills.start_backfill(ctx, rule, LONG_AGO, from_host=True)
     run_jobs()
     with app.app_context():

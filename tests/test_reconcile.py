@@ -5,7 +5,8 @@ ordinary deliveries (cause 'reconcile') and leaves the opted-out alone."""
 import pytest
 
 from addon.engine.expansion import expand_events
-from addon.engine.reconcile import fix_check, latest_check, perform_check, start_check
+from addon.engine.reconcile import latest_check, perform_check, start_check
+from addon.engine.reconcile_fix import fix_check
 from addon.engine.rules import delete_rule
 from addon.sandbox.by_hand import adds_by_hand, removes_by_hand
 from addon.sandbox.consent import person_unsubscribes

@@ -11,7 +11,7 @@ from flask import Blueprint, flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from ...engine import backfill as backfills
-from ...engine import rules
+from ...engine import backfill_preview, rules
 from ...errors import IntegrationError
 from ...state import context
 from ...state import engine as host
@@ -33,7 +33,7 @@ def backfill_page(rule_id: int) -> str:
     preview = None
     if since is not None:
         try:
-            preview = backfills.preview(ctx, rule, since, from_host)
+            preview = backfill_preview.preview(ctx, rule, since, from_host)
         except IntegrationError as exc:
             flash(str(exc), "error")
     last = backfills.active_backfill(ctx, rule.id)

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, url_for
 from werkzeug.wrappers import Response
 
-from ...engine import integrations, reconcile
+from ...engine import integrations, reconcile, reconcile_fix
 from ...state import context
 from ...store.bookkeeping import Check
 from .guard import owned
@@ -34,8 +34,8 @@ def check_page(integration_id: int) -> str:
         check=check,
         running=reconcile.is_running(ctx, check),
         groups=_groups(check),
-        fixable=len(reconcile.fixable(check)) if check else 0,
-        waiting=reconcile.fixes_pending(ctx, integration.id),
+        fixable=len(reconcile_fix.fixable(check)) if check else 0,
+        waiting=reconcile_fix.fixes_pending(ctx, integration.id),
         kinds=reconcile.KINDS,
         shown=SHOWN,
     )
@@ -53,7 +53,7 @@ def fix_check(integration_id: int) -> Response:
     integration = owned(integrations.get_integration, integration_id)
     ctx = context()
     check = reconcile.latest_check(ctx, integration.id)
-    queued = reconcile.fix_check(ctx, check) if check is not None else 0
+    queued = reconcile_fix.fix_check(ctx, check) if check is not None else 0
     if queued:
         flash(
             f"{queued} fix{'es' if queued != 1 else ''} queued: the log shows each one.", "success"
