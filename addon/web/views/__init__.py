@@ -4,10 +4,10 @@
 ``paths`` (the URL converters of ids), ``guard`` (whose marketplace, CSRF, headers,
 errors), ``htmx`` (fragment helpers), ``integrations`` (Integration Setup), ``rules`` (Global
 Rules, a product's tab), ``rule_wizard``, ``rule_trial`` (Test a rule), ``logs``,
-``log_chart`` and ``logs_feed`` (the Logs' chart, CSV and new entries), ``history`` (one
-customer's story), ``alarms`` (integrations' health, alarms), ``reconcile`` (Check against
-iContact), ``backfill`` (Apply to past events) and ``backlog`` (the updates waiting on each
-integration's row).
+``log_entry`` (one entry's details and retry), ``log_chart`` and ``logs_feed`` (the Logs'
+chart, CSV and new entries), ``history`` (one customer's story), ``alarms`` (integrations'
+health, alarms), ``reconcile`` (Check against iContact), ``backfill`` (Apply to past events)
+and ``backlog`` (the updates waiting on each integration's row).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from . import (
     guard,
     history,
     integrations,
+    log_entry,
     logs,
     logs_feed,
     paths,
@@ -39,6 +40,7 @@ def register(bp: Blueprint) -> None:
     rule_wizard.register(bp)
     rule_trial.register(bp)
     logs.register(bp)
+    log_entry.register(bp)
     alarms.register(bp)
     reconcile.register(bp)
     backfill.register(bp)

@@ -13,7 +13,7 @@ from ...engine.events import is_valid_email
 from ...state import context
 from .guard import owned
 from .htmx import render_dialog
-from .logs import pretty_json
+from .log_entry import pretty_json
 from .rules import place_of
 
 TEMPLATE = "addon/rule_test.html"
