@@ -74,7 +74,12 @@ class EngineOperations:
             )
             password = app_password
         row = integrations.connect(
-            str(marketplace_id), provider, label=label, username=username, password=password
+            self.state().context,
+            str(marketplace_id),
+            provider,
+            label=label,
+            username=username,
+            password=password,
         )
         return self._committed(ConnectedIntegration.from_row, row)
 
@@ -111,6 +116,7 @@ class EngineOperations:
                 even after one refresh.
         """
         row = rules.add_rule(
+            self.state().context,
             str(marketplace_id),
             trigger=trigger,
             integration_id=integration_id,
@@ -221,8 +227,10 @@ class EngineOperations:
         Returns:
             The entries, each with its ``detail``.
         """
+        ctx = self.state().context
         with self._reading():
             rows = logs.search_logs(
+                ctx,
                 str(marketplace_id),
                 q=q,
                 status=status,
@@ -233,7 +241,7 @@ class EngineOperations:
                 date_from=date_from,
                 date_to=date_to,
             )
-            return logs.with_detail(rows)
+            return logs.with_detail(ctx, rows)
 
     def needing_attention(self, marketplace_id: str | int) -> int:
         """How many of the marketplace's integrations need their merchant now (credentials

@@ -34,6 +34,7 @@ from sqlalchemy import create_engine, event, text  # noqa: E402
 from addon import IntegrationEngine  # noqa: E402
 from addon.engine.logs import search_logs  # noqa: E402
 from addon.engine.rules import list_rules  # noqa: E402
+from addon.state import context  # noqa: E402
 from bench import seed  # noqa: E402
 from bench.benchmarks_md import replace_section  # noqa: E402
 from bench.machine import describe  # noqa: E402
@@ -124,11 +125,11 @@ class Probe:
         self._collecting = name if k < len(QUERIES) else None
         try:
             if name == "search_logs(mid)":
-                return self._call(lambda: search_logs(mid))
+                return self._call(lambda: search_logs(context(), mid))
             if name == "search_logs(mid, q=...)":
-                return self._call(lambda: search_logs(mid, q=query))
+                return self._call(lambda: search_logs(context(), mid, q=query))
             if name == "list_rules(mid)":
-                return self._call(lambda: list_rules(mid))
+                return self._call(lambda: list_rules(context(), mid))
             if name == "Logs page (full)":
                 return self._get("/logs", mid, {"q": query})
             if name == HEADLINE_SEARCH:

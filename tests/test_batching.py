@@ -404,7 +404,8 @@ def test_a_worker_keeps_a_connection_for_every_lookup_it_runs_at_once(app, integ
 
     configure(app, ADDON_ICONTACT_CONCURRENCY=24)
     with app.app_context():
-        client = client_for(context(), get_integration("acme", integration.id))
+        ctx = context()
+        client = client_for(ctx, get_integration(ctx, "acme", integration.id))
     # A smaller pool makes urllib3 discard (and warn about) every connection beyond it.
     assert client.http.connection_pool_kw["maxsize"] == 24
 

@@ -2,6 +2,7 @@
 
 from sqlalchemy import select
 
+from addon.state import context
 from addon.store.models import Event
 from tests.conftest import configure, customers_rule, purchase
 
@@ -87,8 +88,8 @@ def test_log_counts_tell_how_many_match_and_how_many_of_those_failed(
     purchase(engine, "bad@example", event_id="o-2")  # not a deliverable address: fails
     run_jobs()
     with app.app_context():
-        assert count_logs_and_failed("acme") == (2, 1)
-        assert count_logs_and_failed("acme", q="good") == (1, 0)
-        assert count_logs_and_failed("acme", status="success") == (1, 0)
-        assert count_logs_and_failed("acme", status="failed") == (1, 1)
-        assert count_logs_and_failed("other") == (0, 0)
+        assert count_logs_and_failed(context(), "acme") == (2, 1)
+        assert count_logs_and_failed(context(), "acme", q="good") == (1, 0)
+        assert count_logs_and_failed(context(), "acme", status="success") == (1, 0)
+        assert count_logs_and_failed(context(), "acme", status="failed") == (1, 1)
+        assert count_logs_and_failed(context(), "other") == (0, 0)

@@ -10,6 +10,7 @@ from addon.engine.reconcile_fix import fix_check
 from addon.engine.rules import delete_rule
 from addon.sandbox.by_hand import adds_by_hand, removes_by_hand
 from addon.sandbox.consent import person_unsubscribes
+from addon.state import context
 from addon.store.models import Integration
 from tests.conftest import list_id, purchase
 
@@ -151,7 +152,7 @@ def test_an_unsubscribe_the_engine_made_itself_is_missing_not_opted_out(
     )
     run_jobs()
     with app.app_context():
-        delete_rule("acme", refunds.id)  # now the rules keep her on the list
+        delete_rule(context(), "acme", refunds.id)  # now the rules keep her on the list
     with app.app_context():
         ctx, check = _check(app, integration.id)
     run_jobs()

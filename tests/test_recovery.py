@@ -98,7 +98,7 @@ def test_rejected_credentials_hold_work_until_the_merchant_fixes_them(
     assert any("held" in e.message for e in entries)
     from addon.engine.integrations import update_integration
 
-    update_integration("acme", integration.id, password="new-app-password")
+    update_integration(context(), "acme", integration.id, password="new-app-password")
     run_jobs()
     engine.db.session.expire_all()
     assert [e.status for e in engine.logs("acme")] == ["success", "success"]
@@ -121,7 +121,7 @@ def test_held_work_asked_for_again_still_resumes_as_soon_as_the_credentials_are_
     enqueue_drain(engine.queue, integration.id)  # what a retry of a held entry asks for
     run_jobs()
     assert [e.status for e in engine.logs("acme")] == ["pending"]
-    update_integration("acme", integration.id, password="new-app-password")
+    update_integration(context(), "acme", integration.id, password="new-app-password")
     run_jobs()
     engine.db.session.expire_all()
     assert [e.status for e in engine.logs("acme")] == ["success"]
@@ -189,8 +189,8 @@ def test_retrying_a_failed_entry_keeps_its_place_and_applies_once(
     assert [e.status for e in engine.logs("acme")] == ["failed", "failed"]
     icontact.faults.update(error_500_rate=0.0)
     first = engine.logs("acme")[1]
-    retry_delivery("acme", first.id)
-    assert retry_failed("acme") == 1
+    retry_delivery(context(), "acme", first.id)
+    assert retry_failed(context(), "acme") == 1
     run_jobs()
     engine.db.session.expire_all()
     assert [e.status for e in engine.logs("acme")] == ["success", "success"]
@@ -252,7 +252,7 @@ def test_a_retried_entry_that_a_later_event_overtook_is_skipped(
     )
     run_jobs()
     failed = engine.logs("acme", status="failed")[0]
-    retry_delivery("acme", failed.id)
+    retry_delivery(context(), "acme", failed.id)
     run_jobs()
     engine.db.session.expire_all()
     entry = engine.logs("acme", q="second-purchase")[0]

@@ -8,7 +8,7 @@ import time
 import click
 
 from ..engine.triggers import TRIGGER_NAMES
-from ..state import session
+from ..state import context
 from ..store.models import FAILED, PENDING, SKIPPED, SUCCESS
 
 
@@ -64,10 +64,14 @@ def logs_command(
     """
     from ..engine.logs import search_logs
 
+    ctx = context()
+
     def fetch() -> list:
         # A new transaction each time: see what the workers committed since the last poll.
-        session().rollback()
-        entries = search_logs(marketplace, q=query, status=status, trigger=trigger, limit=limit)
+        ctx.session.rollback()
+        entries = search_logs(
+            ctx, marketplace, q=query, status=status, trigger=trigger, limit=limit
+        )
         return list(reversed(entries))
 
     entries = fetch()

@@ -15,7 +15,6 @@ from ..providers import (
     TemporaryFailure,
     get_provider,
 )
-from ..state import context, session, settings, state
 from ..store.models import (
     CONNECTED,
     NEEDS_ATTENTION,
@@ -24,7 +23,6 @@ from ..store.models import (
     ProviderList,
     Rule,
     marketplace_row,
-    utcnow,
 )
 from .contact_sync import enqueue_sync, forget_contacts
 from .context import Context
@@ -35,22 +33,22 @@ from .ratelimit import TokenBucket
 MAX_LABEL = 100
 
 
-def get_integration(marketplace_id: str, integration_id) -> Integration:
+def get_integration(ctx: Context, marketplace_id: str, integration_id) -> Integration:
     """The marketplace's integration, or IntegrationError (another marketplace's id included)."""
-    integration = marketplace_row(session(), Integration, marketplace_id, integration_id)
+    integration = marketplace_row(ctx.session(), Integration, marketplace_id, integration_id)
     if integration is None:
         raise IntegrationError("Unknown integration")
     return integration
 
 
-def list_integrations(marketplace_id: str) -> list[Integration]:
+def list_integrations(ctx: Context, marketplace_id: str) -> list[Integration]:
     """The marketplace's integrations, sorted by label."""
     query = (
         select(Integration)
         .where(Integration.marketplace_id == marketplace_id)
         .order_by(Integration.label)
     )
-    return list(session().scalars(query))
+    return list(ctx.session.scalars(query))
 
 
 def client_for(ctx: Context, integration: Integration, max_wait: float | None = 15.0):
@@ -92,7 +90,7 @@ def shared_http(ctx: Context, provider: Provider):
 
 
 def _clean_label(
-    marketplace_id: str, label, provider: Provider, exclude_id: int | None = None
+    ctx: Context, marketplace_id: str, label, provider: Provider, exclude_id: int | None = None
 ) -> str:
     text = (label or "").strip() if isinstance(label, str) else ""
     if not text:
@@ -107,7 +105,7 @@ def _clean_label(
     )
     if exclude_id is not None:
         query = query.where(Integration.id != exclude_id)
-    if session().execute(query).first():
+    if ctx.session.execute(query).first():
         raise IntegrationError(
             f"An integration labelled {text!r} already exists in this marketplace. "
             "Choose another label.",
@@ -116,17 +114,15 @@ def _clean_label(
     return text
 
 
-def _verify(provider_name: str, username: str, password: str):
+def _verify(ctx: Context, provider_name: str, username: str, password: str):
     """Open the account with these credentials; return ``(account, folder, lists)``."""
     provider = get_provider(provider_name)
-    client = provider.make_client(
-        settings(), username, password, http=shared_http(context(), provider)
-    )
+    client = provider.make_client(ctx.settings, username, password, http=shared_http(ctx, provider))
     try:
         account_id, folder_id = client.discover()
         lists = client.lists()
     except RejectedCredentials:
-        raise IntegrationError(provider.rejected_on_connect(settings()), "password") from None
+        raise IntegrationError(provider.rejected_on_connect(ctx.settings), "password") from None
     except TemporaryFailure as exc:
         raise IntegrationError(
             f"Could not reach {provider.display_name} right now ({exc}). Nothing was saved; "
@@ -143,7 +139,9 @@ def _require(value, what: str, field: str | None = None) -> str:
     return value.strip()
 
 
-def connect(marketplace_id: str, provider: str, *, label, username, password) -> Integration:
+def connect(
+    ctx: Context, marketplace_id: str, provider: str, *, label, username, password
+) -> Integration:
     """Verify the credentials, fetch the lists and save a new integration.
 
     Raises:
@@ -152,22 +150,22 @@ def connect(marketplace_id: str, provider: str, *, label, username, password) ->
     """
     if provider not in PROVIDERS:
         raise IntegrationError(f"Unknown provider {provider!r}.")
-    clean_label = _clean_label(marketplace_id, label, get_provider(provider))
+    clean_label = _clean_label(ctx, marketplace_id, label, get_provider(provider))
     username = _require(username, "username", "username")
     password = _require(password, "application password", "password")
-    account_id, folder_id, lists = _verify(provider, username, password)
+    account_id, folder_id, lists = _verify(ctx, provider, username, password)
     integration = Integration(
         marketplace_id=marketplace_id,
         provider=provider,
         label=clean_label,
         username=username,
-        secret=state().vault.encrypt(password),
+        secret=ctx.vault.encrypt(password),
         account_id=account_id,
         client_folder_id=folder_id,
         status=CONNECTED,
     )
-    _store_lists(integration, lists)
-    db = session()
+    _store_lists(ctx, integration, lists)
+    db = ctx.session
     db.add(integration)
     try:
         db.commit()
@@ -176,12 +174,12 @@ def connect(marketplace_id: str, provider: str, *, label, username, password) ->
         raise IntegrationError(
             f"An integration labelled {clean_label!r} already exists in this marketplace."
         ) from None
-    enqueue_sync(context(), integration.id)
+    enqueue_sync(ctx, integration.id)
     return integration
 
 
 def update_integration(
-    marketplace_id: str, integration_id, *, label=None, username=None, password=None
+    ctx: Context, marketplace_id: str, integration_id, *, label=None, username=None, password=None
 ) -> Integration:
     """Rename an integration and/or replace its credentials.
 
@@ -192,11 +190,11 @@ def update_integration(
     Raises:
         IntegrationError: label taken or empty, or the new credentials refused; nothing saved.
     """
-    integration = get_integration(marketplace_id, integration_id)
+    integration = get_integration(ctx, marketplace_id, integration_id)
     new_label = None
     if label is not None:
         provider = get_provider(integration.provider)
-        new_label = _clean_label(marketplace_id, label, provider, exclude_id=integration.id)
+        new_label = _clean_label(ctx, marketplace_id, label, provider, exclude_id=integration.id)
     new_username = username.strip() if isinstance(username, str) and username.strip() else None
     if new_username == integration.username:
         new_username = None
@@ -204,8 +202,8 @@ def update_integration(
     verified = None
     if new_username or new_password:
         user = new_username or integration.username
-        secret = new_password or state().vault.decrypt(integration.secret)
-        verified = (user, secret, *_verify(integration.provider, user, secret))
+        secret = new_password or ctx.vault.decrypt(integration.secret)
+        verified = (user, secret, *_verify(ctx, integration.provider, user, secret))
     if new_label is not None:
         integration.label = new_label
     if verified is not None:
@@ -213,30 +211,30 @@ def update_integration(
         if (account_id, folder_id) != (integration.account_id, integration.client_folder_id):
             # Another account: its contacts are not the cached ones (an email missing from
             # the cache could exist there, and creating it would blank its fields).
-            forget_contacts(context(), integration.id)
+            forget_contacts(ctx, integration.id)
         integration.username = user
-        integration.secret = state().vault.encrypt(secret)
+        integration.secret = ctx.vault.encrypt(secret)
         integration.account_id, integration.client_folder_id = account_id, folder_id
-        _store_lists(integration, lists)
+        _store_lists(ctx, integration, lists)
         integration.status, integration.status_reason = CONNECTED, None
-    session().commit()
+    ctx.session.commit()
     if integration.status == CONNECTED:
-        enqueue_drain(state().queue, integration.id)
+        enqueue_drain(ctx.queue, integration.id)
     return integration
 
 
-def refresh_lists(marketplace_id: str, integration_id) -> Integration:
+def refresh_lists(ctx: Context, marketplace_id: str, integration_id) -> Integration:
     """Re-fetch the integration's lists from the provider.
 
     Raises:
         IntegrationError: the provider refused or could not be reached.
     """
-    integration = get_integration(marketplace_id, integration_id)
+    integration = get_integration(ctx, marketplace_id, integration_id)
     try:
-        lists = client_for(context(), integration).lists()
+        lists = client_for(ctx, integration).lists()
     except RejectedCredentials as exc:
         mark_needs_attention(integration, str(exc))
-        session().commit()
+        ctx.session.commit()
         raise IntegrationError(
             f"{get_provider(integration.provider).display_name} no longer accepts this "
             "integration's credentials. Edit the integration and enter a new application "
@@ -244,31 +242,33 @@ def refresh_lists(marketplace_id: str, integration_id) -> Integration:
         ) from None
     except ProviderError as exc:
         raise IntegrationError(f"Could not refresh the lists: {exc}") from None
-    _store_lists(integration, lists)
-    session().commit()
+    _store_lists(ctx, integration, lists)
+    ctx.session.commit()
     return integration
 
 
-def create_list(marketplace_id: str, integration_id, name: str) -> ProviderList:
+def create_list(ctx: Context, marketplace_id: str, integration_id, name: str) -> ProviderList:
     """Create a list at the provider and cache it."""
-    integration = get_integration(marketplace_id, integration_id)
+    integration = get_integration(ctx, marketplace_id, integration_id)
     name = _require(name, "list name")
     try:
-        remote = client_for(context(), integration).create_list(name)
+        remote = client_for(ctx, integration).create_list(name)
     except ProviderError as exc:
         raise IntegrationError(f"Could not create the list {name!r}: {exc}") from None
     cached = ProviderList(remote_id=remote.id, name=remote.name)
     integration.lists.append(cached)
-    session().commit()
+    ctx.session.commit()
     return cached
 
 
-def delete_integration(marketplace_id: str, integration_id) -> None:
+def delete_integration(ctx: Context, marketplace_id: str, integration_id) -> None:
     """Delete an integration and its rules; its pending work is skipped, its log kept."""
-    integration = get_integration(marketplace_id, integration_id)
-    db = session()
+    integration = get_integration(ctx, marketplace_id, integration_id)
+    db = ctx.session
     skip_pending(
-        Delivery.integration_id == integration.id, "the integration was deleted before this ran"
+        ctx,
+        Delivery.integration_id == integration.id,
+        "the integration was deleted before this ran",
     )
     for rule in db.scalars(select(Rule).where(Rule.integration_id == integration.id)):
         db.delete(rule)
@@ -281,7 +281,7 @@ def mark_needs_attention(integration: Integration, reason: str) -> None:
     integration.status_reason = reason
 
 
-def _store_lists(integration: Integration, lists: list[RemoteList]) -> None:
+def _store_lists(ctx: Context, integration: Integration, lists: list[RemoteList]) -> None:
     by_id = {item.remote_id: item for item in integration.lists}
     fresh = {remote.id: remote for remote in lists}
     for remote_id, cached in by_id.items():
@@ -292,4 +292,4 @@ def _store_lists(integration: Integration, lists: list[RemoteList]) -> None:
             by_id[remote.id].name = remote.name
         else:
             integration.lists.append(ProviderList(remote_id=remote.id, name=remote.name))
-    integration.lists_refreshed_at = utcnow()
+    integration.lists_refreshed_at = ctx.clock.now()

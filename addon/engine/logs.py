@@ -10,7 +10,6 @@ from sqlalchemy.orm import defer
 
 from ..errors import IntegrationError
 from ..results import LogEntry
-from ..state import session
 from ..store.models import (
     FAILED,
     FINISHED,
@@ -19,7 +18,6 @@ from ..store.models import (
     Delivery,
     Event,
     marketplace_row,
-    utcnow,
 )
 from .context import Context
 
@@ -88,7 +86,7 @@ def made_between(created_at: Any, filters: Filters) -> list[Any]:
 
 
 def search_logs(
-    marketplace_id: str, limit: int = 50, offset: int = 0, **filters: Unpack[Filters]
+    ctx: Context, marketplace_id: str, limit: int = 50, offset: int = 0, **filters: Unpack[Filters]
 ) -> list[Delivery]:
     """A page of the marketplace's log entries that ``filters`` (:class:`Filters`) match,
     newest first."""
@@ -96,37 +94,39 @@ def search_logs(
     # The list never shows what was sent; an entry's details load it when opened.
     query = query.options(defer(Delivery.detail))
     query = query.order_by(Delivery.created_at.desc(), Delivery.id.desc())
-    return list(session().scalars(query.limit(limit).offset(offset)))
+    return list(ctx.session.scalars(query.limit(limit).offset(offset)))
 
 
-def skip_pending(condition, reason: str) -> None:
+def skip_pending(ctx: Context, condition, reason: str) -> None:
     """Close the pending entries that ``condition`` selects as skipped, saying why (their rule
     or integration is going away); in the caller's transaction."""
-    session().execute(
+    ctx.session.execute(
         update(Delivery)
         .where(condition, Delivery.status == PENDING)
-        .values(status=SKIPPED, message=f"skipped: {reason}", finished_at=utcnow())
+        .values(status=SKIPPED, message=f"skipped: {reason}", finished_at=ctx.clock.now())
         .execution_options(synchronize_session=False)
     )
 
 
-def get_log_entry(marketplace_id: str, entry_id) -> Delivery:
+def get_log_entry(ctx: Context, marketplace_id: str, entry_id) -> Delivery:
     """The marketplace's log entry.
 
     Raises:
         IntegrationError: unknown entry, another marketplace's included.
     """
-    entry = marketplace_row(session(), Delivery, marketplace_id, entry_id)
+    entry = marketplace_row(ctx.session(), Delivery, marketplace_id, entry_id)
     if entry is None:
         raise IntegrationError("Unknown log entry")
     return entry
 
 
-def count_logs_and_failed(marketplace_id: str, **filters: Unpack[Filters]) -> tuple[int, int]:
+def count_logs_and_failed(
+    ctx: Context, marketplace_id: str, **filters: Unpack[Filters]
+) -> tuple[int, int]:
     """How many entries the filters match, and how many of those failed (one pass)."""
     matched = filtered_query(marketplace_id, **filters).subquery()
     failed = func.count(case((matched.c.status == FAILED, 1)))
-    total, failures = session().execute(select(func.count(), failed).select_from(matched)).one()
+    total, failures = ctx.session.execute(select(func.count(), failed).select_from(matched)).one()
     return total or 0, failures or 0
 
 
@@ -167,7 +167,7 @@ def prune_logs(ctx: Context, marketplace_id: str, keep: int | None = None) -> in
     return result.rowcount or 0
 
 
-def with_detail(rows: list[Delivery]) -> list[LogEntry]:
+def with_detail(ctx: Context, rows: list[Delivery]) -> list[LogEntry]:
     """The records of a page of entries, each with its ``detail`` and its event's time.
 
     The page's query leaves each entry's detail and its event out (a page is read often and
@@ -180,7 +180,7 @@ def with_detail(rows: list[Delivery]) -> list[LogEntry]:
             .join(Event, Event.id == Delivery.event_pk)
             .where(Delivery.id.in_([row.id for row in rows]))
         )
-        extra.update((pk, (detail, at)) for pk, detail, at in session().execute(query))
+        extra.update((pk, (detail, at)) for pk, detail, at in ctx.session.execute(query))
     return [LogEntry.from_row(row, *extra[row.id]) for row in rows]
 
 

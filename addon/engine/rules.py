@@ -7,7 +7,6 @@ from sqlalchemy.orm import joinedload
 
 from ..errors import IntegrationError
 from ..providers import get_provider
-from ..state import session
 from ..store.models import (
     Delivery,
     Event,
@@ -22,7 +21,7 @@ from .triggers import ACTIONS, TRIGGER_NAMES, triggers_for
 
 
 def _resolve_list(
-    marketplace_id: str, integration: Integration, list_id, list_name
+    ctx: Context, marketplace_id: str, integration: Integration, list_id, list_name
 ) -> tuple[str, str]:
     """Find the list by id or by name (case-insensitive), refreshing the cache once if unknown."""
     if not list_id and not (isinstance(list_name, str) and list_name.strip()):
@@ -35,7 +34,7 @@ def _resolve_list(
             if not list_id and cached.name.lower() == wanted_name:
                 return cached.remote_id, cached.name
         if attempt == 0:
-            integration = refresh_lists(marketplace_id, integration.id)
+            integration = refresh_lists(ctx, marketplace_id, integration.id)
     shown = list_name if not list_id else list_id
     raise IntegrationError(
         f"The list {shown!r} does not exist in {integration.label!r}. "
@@ -69,6 +68,7 @@ def _product(product_id) -> str | None:
 
 
 def add_rule(
+    ctx: Context,
     marketplace_id: str,
     *,
     trigger,
@@ -88,8 +88,8 @@ def add_rule(
         IntegrationError: unknown trigger, action, integration or list.
     """
     _check(trigger, action)
-    integration = get_integration(marketplace_id, integration_id)
-    remote_id, name = _resolve_list(marketplace_id, integration, list_id, list_name)
+    integration = get_integration(ctx, marketplace_id, integration_id)
+    remote_id, name = _resolve_list(ctx, marketplace_id, integration, list_id, list_name)
     rule = Rule(
         marketplace_id=marketplace_id,
         product_id=_product(product_id),
@@ -100,19 +100,21 @@ def add_rule(
         list_name=name,
         double_opt_in=_double_opt_in(integration, action, double_opt_in),
     )
-    session().add(rule)
-    session().commit()
+    ctx.session.add(rule)
+    ctx.session.commit()
     return rule
 
 
-def get_rule(marketplace_id: str, rule_id) -> Rule:
-    rule = marketplace_row(session(), Rule, marketplace_id, rule_id)
+def get_rule(ctx: Context, marketplace_id: str, rule_id) -> Rule:
+    """The marketplace's rule, or IntegrationError (another marketplace's id included)."""
+    rule = marketplace_row(ctx.session(), Rule, marketplace_id, rule_id)
     if rule is None:
         raise IntegrationError("Unknown rule")
     return rule
 
 
 def update_rule(
+    ctx: Context,
     marketplace_id: str,
     rule_id,
     *,
@@ -124,40 +126,44 @@ def update_rule(
     double_opt_in=False,
 ) -> Rule:
     """Change a rule's trigger, integration, action, list and double opt-in; its scope stays."""
-    rule = get_rule(marketplace_id, rule_id)
+    rule = get_rule(ctx, marketplace_id, rule_id)
     _check(trigger, action)
-    integration = get_integration(marketplace_id, integration_id)
-    rule.list_id, rule.list_name = _resolve_list(marketplace_id, integration, list_id, list_name)
+    integration = get_integration(ctx, marketplace_id, integration_id)
+    rule.list_id, rule.list_name = _resolve_list(
+        ctx, marketplace_id, integration, list_id, list_name
+    )
     rule.trigger, rule.action, rule.integration_id = trigger, action, integration.id
     rule.double_opt_in = _double_opt_in(integration, action, double_opt_in)
-    session().commit()
+    ctx.session.commit()
     return rule
 
 
-def delete_rule(marketplace_id: str, rule_id) -> None:
+def delete_rule(ctx: Context, marketplace_id: str, rule_id) -> None:
     """Delete a rule; its work not yet done is skipped, its log entries are kept."""
-    rule = get_rule(marketplace_id, rule_id)
-    db = session()
-    skip_pending(Delivery.rule_id == rule.id, "the rule was deleted before this ran")
+    rule = get_rule(ctx, marketplace_id, rule_id)
+    db = ctx.session
+    skip_pending(ctx, Delivery.rule_id == rule.id, "the rule was deleted before this ran")
     db.delete(rule)
     db.commit()
 
 
-def list_rules(marketplace_id: str, product_id=None, *, scope: str | None = None) -> list[Rule]:
+def list_rules(
+    ctx: Context, marketplace_id: str, product_id=None, *, scope: str | None = None
+) -> list[Rule]:
     """A marketplace's rules: ``scope='global'``, or one product's when ``product_id`` is given."""
     query = select(Rule).where(Rule.marketplace_id == marketplace_id)
     if scope == "global":
         query = query.where(Rule.product_id.is_(None))
     elif product_id is not None:
         query = query.where(Rule.product_id == str(product_id))
-    return list(session().scalars(query.order_by(Rule.created_at, Rule.id)))
+    return list(ctx.session.scalars(query.order_by(Rule.created_at, Rule.id)))
 
 
-def rules_using(marketplace_id: str, integration_id: int) -> list[Rule]:
+def rules_using(ctx: Context, marketplace_id: str, integration_id: int) -> list[Rule]:
     query = select(Rule).where(
         Rule.marketplace_id == marketplace_id, Rule.integration_id == integration_id
     )
-    return list(session().scalars(query.order_by(Rule.id)))
+    return list(ctx.session.scalars(query.order_by(Rule.id)))
 
 
 def marketplace_rules(ctx: Context, marketplace_id: str) -> list[Rule]:

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from addon.engine.alarms import check_alarms
 from addon.engine.integrations import update_integration
+from addon.state import context
 from tests.conftest import USERNAME, purchase
 
 NEW_PASSWORD = "app-password-2"
@@ -33,7 +34,7 @@ def fix_password(app):
 
     def fix(integration) -> None:
         with app.app_context():
-            update_integration("acme", integration.id, password=NEW_PASSWORD)
+            update_integration(context(), "acme", integration.id, password=NEW_PASSWORD)
 
     return fix
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from addon.engine.integrations import update_integration
+from addon.state import context
 from addon.store.models import Delivery, Event, Integration
 from addon.web.webhooks import sign
 from tests.faults.audit import Setup
@@ -250,7 +251,10 @@ class FaultScript(threading.Thread):
         for attempt in range(5):
             try:
                 update_integration(
-                    PASSWORD_CHANGED, self.integrations[PASSWORD_CHANGED], password=NEW_PASSWORD
+                    context(),
+                    PASSWORD_CHANGED,
+                    self.integrations[PASSWORD_CHANGED],
+                    password=NEW_PASSWORD,
                 )
                 return
             except Exception as exc:  # a fault may be on; the merchant tries again

@@ -29,7 +29,7 @@ from wtforms import ValidationError  # type: ignore[import-untyped]
 from ...engine.triggers import ACTIONS, BY_NAME, TRIGGERS, title
 from ...errors import IntegrationError
 from ...providers import PROVIDERS
-from ...state import engine, settings
+from ...state import context, engine, settings
 from ..api import is_public_endpoint
 from . import csp
 from .htmx import fragment, is_htmx, pushes_history
@@ -57,10 +57,10 @@ def marketplace() -> str:
 
 
 def owned(getter: Callable[..., T], *args: Any) -> T:
-    """Call an engine getter for the current marketplace; an unknown id (or another
-    marketplace's) answers 404."""
+    """Call an engine getter (``getter(ctx, marketplace_id, ...)``) for the current
+    marketplace; an unknown id (or another marketplace's) answers 404."""
     try:
-        return getter(marketplace(), *args)
+        return getter(context(), marketplace(), *args)
     except IntegrationError:
         abort(404)
 

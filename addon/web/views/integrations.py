@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 from ...engine import integrations, rules
 from ...errors import IntegrationError
 from ...providers import PROVIDERS, Provider
-from ...state import session
+from ...state import context, session
 from ..forms import ProviderForm, integration_form
 from .guard import marketplace, owned
 from .htmx import (
@@ -26,11 +26,18 @@ SCREEN = "addon/settings.html"
 
 
 def screen_context() -> dict[str, Any]:
-    return {"tab": "settings", "integrations": integrations.list_integrations(marketplace())}
+    return {
+        "tab": "settings",
+        "integrations": integrations.list_integrations(context(), marketplace()),
+    }
 
 
 def _taken_labels(exclude_id: int | None = None) -> set[str]:
-    return {i.label for i in integrations.list_integrations(marketplace()) if i.id != exclude_id}
+    return {
+        i.label
+        for i in integrations.list_integrations(context(), marketplace())
+        if i.id != exclude_id
+    }
 
 
 def _back_to_screen(notice: str) -> Response:
@@ -86,6 +93,7 @@ def configure_integration(provider: str):
         return _configure(chosen, form, 422)
     try:
         integration = integrations.connect(
+            context(),
             marketplace(),
             chosen.name,
             label=form.label.data,
@@ -113,6 +121,7 @@ def edit_integration(integration_id: int):
             username = form.username.data.strip()
             try:
                 integrations.update_integration(
+                    context(),
                     marketplace(),
                     integration.id,
                     label=form.label.data,
@@ -141,7 +150,7 @@ def refresh_integration(integration_id: int):
     integration = owned(integrations.get_integration, integration_id)
     error = notice = None
     try:
-        integrations.refresh_lists(marketplace(), integration.id)
+        integrations.refresh_lists(context(), marketplace(), integration.id)
     except IntegrationError as exc:
         error = str(exc)
     else:
@@ -158,10 +167,10 @@ def refresh_integration(integration_id: int):
 def delete_integration(integration_id: int):
     """Ask, naming the rules that use the integration; then delete it and them."""
     integration = owned(integrations.get_integration, integration_id)
-    using = rules.rules_using(marketplace(), integration.id)
+    using = rules.rules_using(context(), marketplace(), integration.id)
     if request.method == "POST":
         label = integration.label
-        integrations.delete_integration(marketplace(), integration.id)
+        integrations.delete_integration(context(), marketplace(), integration.id)
         removed = f" and {len(using)} rule{'s' if len(using) != 1 else ''}" if using else ""
         return _back_to_screen(f"Deleted '{label}'{removed}.")
     return render_dialog(

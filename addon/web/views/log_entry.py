@@ -39,7 +39,7 @@ def retry_entry(entry_id: int):
     """Retry one failed entry; answers its updated row."""
     entry = owned(logs.get_log_entry, entry_id)
     try:
-        retries.retry_delivery(marketplace(), entry.id)
+        retries.retry_delivery(context(), marketplace(), entry.id)
     except IntegrationError as exc:
         abort(409, description=str(exc))
     if not is_htmx():

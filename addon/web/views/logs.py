@@ -31,7 +31,7 @@ FILTER_NAMES = ("show", "q", "status", "trigger", "integration_id", "date_from",
 
 def filter_form(formdata: MultiDict) -> LogFilterForm:
     form = LogFilterForm(
-        formdata or None, integrations=integrations.list_integrations(marketplace())
+        formdata or None, integrations=integrations.list_integrations(context(), marketplace())
     )
     if formdata:
         form.validate()
@@ -83,11 +83,11 @@ def results_context(form: LogFilterForm, page: int = 1, notice: str | None = Non
     filters = search_filters(form)
     if filters.pop("show", None) == "events":
         return events_context(form, filters, page)
-    mid = marketplace()
-    total, failed = logs.count_logs_and_failed(mid, **filters)
+    ctx, mid = context(), marketplace()
+    total, failed = logs.count_logs_and_failed(ctx, mid, **filters)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(1, page), pages)
-    entries = logs.search_logs(mid, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **filters)
+    entries = logs.search_logs(ctx, mid, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **filters)
     return {
         "tab": "logs",
         "form": form,
@@ -182,7 +182,7 @@ def retry_failed():
     filters = search_filters(form)
     filters.pop("status", None)
     filters.pop("show", None)
-    count = retries.retry_failed(marketplace(), **filters)
+    count = retries.retry_failed(context(), marketplace(), **filters)
     notice = f"Queued {count} failed entr{'ies' if count != 1 else 'y'} again."
     if not is_htmx():
         flash(notice, "success")

@@ -38,9 +38,9 @@ def export_csv():
         abort(400, description=f"Nothing was exported. {filter_errors(form)}")
     filters = search_filters(form)
     filters.pop("show", None)
-    mid = marketplace()
-    total, _ = logs.count_logs_and_failed(mid, **filters)
-    rows = logs.search_logs(mid, limit=max(total, 1), **filters)
+    ctx, mid = context(), marketplace()
+    total, _ = logs.count_logs_and_failed(ctx, mid, **filters)
+    rows = logs.search_logs(ctx, mid, limit=max(total, 1), **filters)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
@@ -110,7 +110,7 @@ def new_entries():
     mid = marketplace()
     newer = [
         entry
-        for entry in logs.search_logs(mid, limit=PAGE_SIZE + 1, **filters)
+        for entry in logs.search_logs(context(), mid, limit=PAGE_SIZE + 1, **filters)
         if entry.id > int(after)
     ]
     if not newer:

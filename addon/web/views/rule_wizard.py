@@ -16,6 +16,7 @@ from wtforms import SelectChoice  # type: ignore[import-untyped]
 from ...engine import integrations, rules
 from ...errors import IntegrationError
 from ...providers import get_provider
+from ...state import context
 from ...store.models import Integration, ProviderList, Rule
 from ..forms import ConnectionStepForm, ListStepForm, TriggerStepForm
 from .guard import marketplace, owned
@@ -34,7 +35,7 @@ class Wizard:
 
     def __init__(self, place: Place, rule: Rule | None = None):
         self.place, self.rule = place, rule
-        self.integrations = integrations.list_integrations(marketplace())
+        self.integrations = integrations.list_integrations(context(), marketplace())
         # What the steps start from: the rule being edited, else "add" as the usual action.
         self.prefill: dict[str, Any] = {"action": "add"}
         if rule is not None:
@@ -146,9 +147,9 @@ class Wizard:
         }
         try:
             if self.rule is None:
-                rules.add_rule(mid, product_id=self.place.product_id, **fields)
+                rules.add_rule(context(), mid, product_id=self.place.product_id, **fields)
             else:
-                rules.update_rule(mid, self.rule.id, **fields)
+                rules.update_rule(context(), mid, self.rule.id, **fields)
         except IntegrationError as exc:
             form.list_id.errors = [str(exc)]
             return self.list_step(request.form, form)
@@ -200,9 +201,9 @@ def resolve_list(
     found = find_list(integration, typed)
     try:
         if found is None:
-            found = find_list(integrations.refresh_lists(mid, integration.id), typed)
+            found = find_list(integrations.refresh_lists(context(), mid, integration.id), typed)
         if found is None and form.create_list.data == typed:
-            found = integrations.create_list(mid, integration.id, typed)
+            found = integrations.create_list(context(), mid, integration.id, typed)
     except IntegrationError as exc:
         form.list_name.errors = [str(exc)]
         return None, None
@@ -228,7 +229,7 @@ def refreshed_list_step(integration: Integration) -> tuple[ListStepForm, str | N
     wrong if the provider could not be asked (the lists known before are kept)."""
     error = None
     try:
-        integrations.refresh_lists(marketplace(), integration.id)
+        integrations.refresh_lists(context(), marketplace(), integration.id)
     except IntegrationError as exc:
         error = str(exc)
     form = ListStepForm()

@@ -11,7 +11,7 @@ from flask import Blueprint, abort, request, url_for
 from werkzeug.routing import BuildError
 
 from ...engine import rules
-from ...state import engine, settings
+from ...state import context, engine, settings
 from ...store.models import Rule
 from .guard import marketplace, owned
 from .htmx import (
@@ -53,17 +53,17 @@ class Place:
             return None
 
     def context(self) -> dict[str, Any]:
-        mid = marketplace()
+        ctx, mid = context(), marketplace()
         if self.product_id is None:
             return {
                 "tab": "global_rules",
                 "place": self,
-                "rules": rules.list_rules(mid, scope="global"),
+                "rules": rules.list_rules(ctx, mid, scope="global"),
             }
         return {
             "place": self,
-            "rules": rules.list_rules(mid, self.product_id),
-            "global_count": len(rules.list_rules(mid, scope="global")),
+            "rules": rules.list_rules(ctx, mid, self.product_id),
+            "global_count": len(rules.list_rules(ctx, mid, scope="global")),
         }
 
 
@@ -96,7 +96,7 @@ def delete_rule(rule_id: int):
     rule = owned(rules.get_rule, rule_id)
     place = place_of(rule)
     if request.method == "POST":
-        rules.delete_rule(marketplace(), rule.id)
+        rules.delete_rule(context(), marketplace(), rule.id)
         return close_dialog(place.template, place.url, place.context, "Deleted the rule.")
 
     def screen() -> dict[str, Any]:
