@@ -12,7 +12,7 @@ from addon.sandbox.by_hand import adds_by_hand, removes_by_hand
 from addon.sandbox.consent import person_unsubscribes
 from addon.state import context
 from addon.store.models import Integration
-from tests.conftest import list_id, purchase
+from tests.conftest import USERNAME, list_id, purchase
 
 
 @pytest.fixture
@@ -162,3 +162,18 @@ def test_an_unsubscribe_the_engine_made_itself_is_missing_not_opted_out(
         assert fix_check(ctx, check) == 1
     run_jobs()
     assert icontact.subscribers(list_id(icontact, "Customers"))["ann@example.com"] == "normal"
+
+
+def test_a_check_refused_for_the_password_puts_the_integration_in_need_of_attention(
+    app, drifted, integration, icontact, run_jobs
+):
+    icontact.change_password(USERNAME, "a-new-password")
+    with app.app_context():
+        ctx, check = _check(app, integration.id)
+    run_jobs()
+    with app.app_context():
+        check = latest_check(ctx, integration.id)
+        assert check.status == "failed"
+        assert "rejected" in check.message
+        row = ctx.session.get(Integration, integration.id)
+        assert row.status == "needs_attention" and row.status_reason == check.message

@@ -18,13 +18,13 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from ..errors import IntegrationError
-from ..providers import MEMBER, OPTED_OUT, ProviderError, get_provider
+from ..providers import MEMBER, OPTED_OUT, ProviderError, RejectedCredentials, get_provider
 from ..state import context
 from ..store.bookkeeping import Check
 from ..store.models import CONNECTED, PENDING, Delivery, Integration
 from .consent import removed_by_engine
 from .context import Context
-from .integrations import client_for
+from .integrations import client_for, mark_needs_attention
 from .queue import safe_enqueue
 from .replay import implied_membership
 
@@ -121,6 +121,10 @@ def perform_check(ctx: Context, check: Check) -> Check:
         held = provider.read_members(client, list(implied.lists), list(implied.customers))
     except (ProviderError, IntegrationError) as exc:
         db.rollback()
+        if isinstance(exc, RejectedCredentials) and integration is not None:
+            # Often the first to know (the nightly check): the row and the alarms say so now,
+            # not at the next purchase.
+            mark_needs_attention(integration, str(exc))
         check.status, check.message = "failed", str(exc)
         check.finished_at = ctx.clock.now()
         db.commit()
