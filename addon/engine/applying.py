@@ -8,7 +8,6 @@ import time
 from concurrent.futures import Executor, Future
 
 from flask import Flask, current_app
-from sqlalchemy import bindparam, update
 
 from ..logsetup import bind_event
 from ..providers import (
@@ -19,9 +18,10 @@ from ..providers import (
     TemporaryFailure,
     get_provider,
 )
-from ..store.models import PENDING, Delivery, Integration, table_of
-from ..store.prepared import Prepared, prepare
+from ..store.models import PENDING, SUCCESS, Integration
+from ..store.prepared import Prepared
 from . import outages
+from .claimed import Claimed, outcome_writes
 from .consent import mark_engine_removals, remember_removals
 from .contact_sync import note_check, since_mark
 from .contacts import known_contacts, remember_contacts
@@ -34,33 +34,17 @@ from .rules import double_opt_in_rules
 
 log = logging.getLogger("addon.jobs")
 
-#: What applying a delivery changes: its outcome, its next attempt and its lease.
-OUTCOME = (
-    "status",
-    "message",
-    "detail",
-    "attempts",
-    "next_attempt_at",
-    "finished_at",
-    "lease_owner",
-    "lease_until",
-)
-
 
 class Applying:
-    """A claimed batch on its way through the provider.
-
-    Its deliveries are detached from the session, so the commits made while its calls run
-    (the next claim) don't expire them: writing their outcomes reads them, and an expired
-    delivery costs a SELECT of its own.
-    """
+    """A claimed batch on its way through the provider; its deliveries are plain records
+    (:mod:`.claimed`), which the commits made while its calls run leave as they are."""
 
     def __init__(
         self,
         ctx: Context,
         integration_id: int,
         provider: str,
-        by_key: dict[int, Delivery],
+        by_key: dict[int, Claimed],
         actions: list[Action],
         size: int,
         claimed_at: float | None,
@@ -137,21 +121,22 @@ class Applying:
 
 def prepare_batch(
     ctx: Context,
-    batch: list[Delivery],
+    batch: list[Claimed],
     integration_id: int,
     provider: str,
     claimed_at: float | None = None,
 ) -> Applying:
     """Settle what needs no call (invalid emails, skips) and gather the rest's actions."""
-    db = ctx.session
     actions: list[Action] = []
-    by_key: dict[int, Delivery] = {}
+    by_key: dict[int, Claimed] = {}
+    settled: list[Claimed] = []
     known_provider = get_provider(provider)
     confirming = double_opt_in_rules(ctx, batch) if known_provider.double_opt_in else set()
     for delivery in batch:
         verdict = precheck(ctx, delivery, known_provider)
         if verdict is not None:
             finish(ctx, delivery, *verdict)
+            settled.append(delivery)
             continue
         customer = dict(delivery.event.payload["customer"])
         actions.append(
@@ -165,15 +150,10 @@ def prepare_batch(
             )
         )
         by_key[delivery.id] = delivery
-    # Detached before the commit, so the commit doesn't expire what was loaded; the
-    # transaction ends before the calls (a snapshot held through them would keep SQLite from
-    # checkpointing its WAL and PostgreSQL from vacuuming).
-    db.flush()
-    for event in {delivery.event for delivery in batch}:
-        db.expunge(event)
-    for delivery in batch:
-        db.expunge(delivery)
-    db.commit()
+    outcome_writes(ctx, settled).execute(ctx.session.connection())
+    # The transaction ends before the calls (a snapshot held through them would keep SQLite
+    # from checkpointing its WAL and PostgreSQL from vacuuming).
+    ctx.session.commit()
     return Applying(ctx, integration_id, provider, by_key, actions, len(batch), claimed_at)
 
 
@@ -222,24 +202,43 @@ def finish_batch(ctx: Context, applying: Applying, owner: str) -> bool:
     held = [
         by_key[key] for key in outages.while_away(ctx, write, f"writing {len(by_key)} outcomes")
     ]
-    written = [_outcome_line(delivery) for delivery in held]
     retries = [d.next_attempt_at for d in held if d.status == PENDING]
     ended = ctx.clock.monotonic()
     applying.own_seconds += time.thread_time() - answered
-    for event_id, marketplace_id, *fields in written:
-        with bind_event(event_id, marketplace_id):
-            log.info("delivery %s (%s %s list %s): %s", *fields)
+    _log_outcomes(held)
     if retries:
         enqueue_drain(ctx.queue, applying.integration_id, at=min(retries), coalesce=False)
     log.info(
-        "integration %s: %d deliveries applied with %d call(s) in %.3f s, written in %.3f s",
+        "integration %s: %d deliveries applied (%d succeeded) with %d call(s) in %.3f s, "
+        "written in %.3f s",
         applying.integration_id,
         len(by_key),
+        sum(1 for d in held if d.status == SUCCESS),
         len(result.calls),
         called - applying.began,
         ended - called,
     )
     return True
+
+
+def _log_outcomes(held: list[Claimed]) -> None:
+    """A line for each delivery that did not succeed, the ones an operator looks for; a
+    success is counted in its batch's line and has its own at DEBUG only: a line per success
+    cost a worker a good share of its CPU (BENCHMARKS.md), and the merchant's log has every
+    outcome anyway."""
+    every = log.isEnabledFor(logging.DEBUG)
+    for delivery in held:
+        if every or delivery.status != SUCCESS:
+            with bind_event(delivery.event_id, delivery.marketplace_id):
+                log.log(
+                    logging.DEBUG if delivery.status == SUCCESS else logging.INFO,
+                    "delivery %s (%s %s list %s): %s",
+                    delivery.id,
+                    delivery.trigger,
+                    delivery.action,
+                    delivery.list_id,
+                    delivery.status,
+                )
 
 
 def _fresh_claim_seconds(ctx: Context) -> float:
@@ -249,11 +248,10 @@ def _fresh_claim_seconds(ctx: Context) -> float:
 
 
 def _outcome_writes(
-    ctx: Context, by_key: dict[int, Delivery], result: BatchResult, provider: Provider
+    ctx: Context, by_key: dict[int, Claimed], result: BatchResult, provider: Provider
 ) -> Prepared:
     """Set each delivery's outcome (temporary failures wait for a retry) and return the
-    statement that writes them, ready for the driver. The deliveries are detached
-    (:class:`Applying`): :func:`_write_outcomes` is the only write of their outcomes.
+    statement that writes them, ready for the driver (:func:`_write_outcomes` runs it).
 
     Every outcome is worked out, down to the driver's parameters, before the leases are
     renewed: renewing is the transaction's first write, and on SQLite the write lock it takes
@@ -267,19 +265,11 @@ def _outcome_writes(
         else:
             calls = {"calls": result.details.get(key) or []}
             record_outcome(ctx, delivery, outcome, calls, provider)
-    table = table_of(Delivery)
-    return prepare(
-        update(table).where(table.c.id == bindparam("delivery_id")),
-        [
-            {"delivery_id": key, **{column: getattr(delivery, column) for column in OUTCOME}}
-            for key, delivery in by_key.items()
-        ],
-        ctx.session.get_bind().dialect,
-    )
+    return outcome_writes(ctx, by_key.values())
 
 
 def _write_outcomes(
-    ctx: Context, writes: Prepared, by_key: dict[int, Delivery], owner: str, again: bool = False
+    ctx: Context, writes: Prepared, by_key: dict[int, Claimed], owner: str, again: bool = False
 ) -> set[int]:
     """Write the outcomes (:func:`_outcome_writes`) of the deliveries still leased by
     ``owner``, in the caller's transaction; returns their ids.
@@ -297,15 +287,3 @@ def _write_outcomes(
         log.warning("delivery %s: lease lost while applying; its new owner records it", key)
     writes.only(key in held for key in by_key).execute(ctx.session.connection())
     return held
-
-
-def _outcome_line(delivery: Delivery) -> tuple:
-    return (
-        delivery.event_id,
-        delivery.marketplace_id,
-        delivery.id,
-        delivery.trigger,
-        delivery.action,
-        delivery.list_id,
-        delivery.status,
-    )

@@ -18,9 +18,11 @@ from collections.abc import Iterable
 from sqlalchemy import delete, or_, select, tuple_
 
 from ..providers import Action, BatchResult, Outcome
+from ..store.among import among
 from ..store.bookkeeping import EngineRemoval
-from ..store.models import SUCCESS, Delivery
+from ..store.models import SUCCESS
 from ..store.upsert import upsert
+from .claimed import Claimed
 from .context import Context
 
 # Pairs per query: well under SQLite's and PostgreSQL's bound-parameter limits.
@@ -31,19 +33,20 @@ def removed_by_engine(
     ctx: Context, integration_id: int, pairs: Iterable[tuple[str, str]]
 ) -> set[tuple[str, str]]:
     """Which ``(list_id, email_key)`` pairs the engine itself removed (and did not add back)."""
-    wanted = sorted(set(pairs))
-    found: set[tuple[str, str]] = set()
-    for start in range(0, len(wanted), _CHUNK):
-        rows = ctx.session.execute(
-            select(EngineRemoval.list_id, EngineRemoval.email_key).where(
-                EngineRemoval.integration_id == integration_id,
-                tuple_(EngineRemoval.list_id, EngineRemoval.email_key).in_(
-                    wanted[start : start + _CHUNK]
-                ),
-            )
+    wanted = set(pairs)
+    if not wanted:
+        return set()
+    dialect = ctx.session.get_bind().dialect.name
+    # The batch's lists times its customers, narrowed to the pairs here: one parameter each
+    # rather than two per pair.
+    rows = ctx.session.connection().execute(
+        select(EngineRemoval.list_id, EngineRemoval.email_key).where(
+            EngineRemoval.integration_id == integration_id,
+            among(EngineRemoval.list_id, {list_id for list_id, _ in wanted}, dialect),
+            among(EngineRemoval.email_key, {email for _, email in wanted}, dialect),
         )
-        found.update((list_id, email_key) for list_id, email_key in rows)
-    return found
+    )
+    return {(list_id, email_key) for list_id, email_key in rows} & wanted
 
 
 def mark_engine_removals(ctx: Context, integration_id: int, actions: list[Action]) -> None:
@@ -55,7 +58,7 @@ def mark_engine_removals(ctx: Context, integration_id: int, actions: list[Action
 
 
 def remember_removals(
-    ctx: Context, integration_id: int, by_key: dict[int, Delivery], result: BatchResult
+    ctx: Context, integration_id: int, by_key: dict[int, Claimed], result: BatchResult
 ) -> None:
     """Keep the memory true to what the provider now holds (in the caller's transaction): a
     removal the engine made is remembered, with when and by which rule and event; an add that
@@ -97,6 +100,10 @@ def remember_removals(
 
 
 def _forget(ctx: Context, integration_id: int, gone: list[tuple[str, str]]) -> None:
+    # Mostly there is nothing to forget: a read finds out, and the delete names only those.
+    gone = sorted(removed_by_engine(ctx, integration_id, gone))
+    if not gone:
+        return
     ctx.session.execute(
         delete(EngineRemoval).where(
             EngineRemoval.integration_id == integration_id,

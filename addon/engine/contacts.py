@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import delete, select
 
+from ..store.among import among
 from ..store.bookkeeping import CachedContact
 from ..store.upsert import upsert
 from .context import Context
@@ -13,17 +14,13 @@ from .context import Context
 
 def known_contacts(ctx: Context, integration_id: int, email_keys: Iterable[str]) -> dict[str, str]:
     """Cached ``{email_key: contact_id}`` for the given lower-cased emails."""
-    keys = sorted(set(email_keys))
-    found: dict[str, str] = {}
-    for start in range(0, len(keys), 500):
-        rows = ctx.session.execute(
-            select(CachedContact.email_key, CachedContact.contact_id).where(
-                CachedContact.integration_id == integration_id,
-                CachedContact.email_key.in_(keys[start : start + 500]),
-            )
+    rows = ctx.session.connection().execute(
+        select(CachedContact.email_key, CachedContact.contact_id).where(
+            CachedContact.integration_id == integration_id,
+            among(CachedContact.email_key, set(email_keys), ctx.session.get_bind().dialect.name),
         )
-        found.update({email: contact_id for email, contact_id in rows})
-    return found
+    )
+    return {email: contact_id for email, contact_id in rows}
 
 
 def remember_contacts(

@@ -6,9 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 
+from ..store.among import among
 from ..store.models import EVENT, PENDING, Delivery, Event, Rule, table_of
 from ..store.prepared import prepare
 from .context import Context
@@ -20,6 +22,16 @@ log = logging.getLogger("addon.deliveries")
 
 #: Events one job expands before it starts applying their deliveries.
 EXPAND_CHUNK = 500
+
+#: The events' columns :func:`delivery_row` reads.
+EVENT_COLUMNS = ("id", "marketplace_id", "event_id", "type", "product_id", "payload", "created_at")
+_events = table_of(Event)
+_WAITING = (
+    select(*(_events.c[name] for name in EVENT_COLUMNS))
+    .where(_events.c.marketplace_id == bindparam("marketplace_id"), _events.c.expanded_at.is_(None))
+    .order_by(_events.c.created_at, _events.c.id)
+    .limit(bindparam("limit"))
+)
 
 
 def expand_waiting(
@@ -82,12 +94,11 @@ def expand_events(
         of the deliveries written.
     """
     db = ctx.session
-    events = db.scalars(
-        select(Event)
-        .where(Event.marketplace_id == marketplace_id, Event.expanded_at.is_(None))
-        .order_by(Event.created_at, Event.id)
-        .limit(limit)
-    ).all()
+    # Plain rows, not ORM instances: the events are read once and never changed through the
+    # session, and loading them as instances cost more than matching them.
+    events = (
+        db.connection().execute(_WAITING, {"marketplace_id": marketplace_id, "limit": limit}).all()
+    )
     if not events:
         db.commit()
         return 0, {}
@@ -95,21 +106,24 @@ def expand_events(
     # SQLite holds its one write lock from the first write to the commit, and storefront
     # requests and other workers wait for it.
     rules = marketplace_rules(ctx, marketplace_id)
+    snapshots = {rule.id: rule_snapshot(rule) for rule in rules}
+    now = ctx.clock.now()
     rows = [
-        delivery_row(ctx, event, rule, trigger)
+        delivery_row(ctx, event, rule, trigger, snapshot=snapshots[rule.id], now=now)
         for event in events
         for rule, trigger in match_rules(event, rules)
     ]
     inserts = prepare(insert(table_of(Delivery)), rows, db.get_bind().dialect)
-    claimed = set(
-        db.scalars(
-            update(Event)
-            .where(Event.id.in_([event.id for event in events]), Event.expanded_at.is_(None))
+    ids = among(_events.c.id, [event.id for event in events], db.get_bind().dialect.name)
+    claimed = {
+        pk
+        for (pk,) in db.connection().execute(
+            update(_events)
+            .where(ids, _events.c.expanded_at.is_(None))
             .values(expanded_at=ctx.clock.now())
-            .returning(Event.id)
-            .execution_options(synchronize_session=False)
+            .returning(_events.c.id)
         )
-    )
+    }
     # Another worker may have expanded some of them meanwhile: those rows are its to write.
     ours = [row["event_pk"] in claimed for row in rows]
     rows = [row for row, mine in zip(rows, ours, strict=True) if mine]
@@ -130,37 +144,56 @@ def has_waiting_events(ctx: Context, marketplace_id: str) -> bool:
     return ctx.session.connection().execute(waiting.limit(1)).first() is not None
 
 
-def delivery_row(ctx: Context, event: Event, rule: Rule, trigger: str, cause: str = EVENT) -> dict:
+def rule_snapshot(rule: Rule) -> dict[str, Any]:
+    """What a delivery copies of its rule (read once per rule, not once per event)."""
+    return {
+        "rule_id": rule.id,
+        "integration_id": rule.integration_id,
+        "rule_scope": rule.scope,
+        "integration_label": rule.integration.label,
+        "action": rule.action,
+        "list_id": rule.list_id,
+        "list_name": rule.list_name,
+    }
+
+
+def delivery_row(
+    ctx: Context,
+    event: Event | Row,
+    rule: Rule,
+    trigger: str,
+    cause: str = EVENT,
+    *,
+    snapshot: dict[str, Any] | None = None,
+    now: dt.datetime | None = None,
+) -> dict:
     """The pending delivery of ``rule`` for ``event``; an abandoned cart waits for its delay.
 
     Args:
+        event: an event, or a row of its :data:`EVENT_COLUMNS`.
         cause: why it is made (``event``, ``reconcile``, ``backfill``), shown in its log entry.
+        snapshot: the rule's :func:`rule_snapshot`, when the caller has it.
+        now: when the delivery is made (default: the clock's now).
     """
     when = event.created_at
     if trigger == PROSPECT:
         when = event.created_at + dt.timedelta(seconds=ctx.settings.prospect_delay)
     email = event.payload["customer"]["email"]
     return {
+        **(snapshot or rule_snapshot(rule)),
         "marketplace_id": event.marketplace_id,
         "event_pk": event.id,
-        "rule_id": rule.id,
-        "integration_id": rule.integration_id,
         "event_id": event.event_id,
         "event_type": event.type,
         "trigger": trigger,
         "product_id": event.product_id,
         "email": email,
         "email_key": email.lower(),
-        "rule_scope": rule.scope,
-        "integration_label": rule.integration.label,
-        "action": rule.action,
-        "list_id": rule.list_id,
-        "list_name": rule.list_name,
         "status": PENDING,
         "message": "waiting for the abandonment delay" if trigger == PROSPECT else "queued",
         "attempts": 0,
         "sequence_at": when,
         "next_attempt_at": when,
-        "created_at": ctx.clock.now(),
+        "created_at": now or ctx.clock.now(),
         "cause": cause,
     }

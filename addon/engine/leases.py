@@ -10,9 +10,10 @@ import uuid
 from typing import cast
 
 from sqlalchemy import Engine, and_, func, or_, select, update
-from sqlalchemy.orm import joinedload
 
+from ..store.among import among
 from ..store.models import PENDING, Delivery, Event, Integration
+from .claimed import Claimed, load_claimed
 from .context import Context
 
 log = logging.getLogger("addon.deliveries")
@@ -32,7 +33,7 @@ CLAIM_ATTEMPTS = 3
 
 def claim(
     ctx: Context, integration_id: int, owner: str, limit: int, marketplace_id: str | None = None
-) -> list[Delivery]:
+) -> list[Claimed]:
     """Lease up to ``limit`` deliveries of an integration that may run now.
 
     A delivery may run when it is due, not leased by a live worker, no earlier delivery for
@@ -54,18 +55,7 @@ def claim(
         ids = _lease(ctx, eligible, owner, limit, now) if eligible else []
         db.commit()
         if ids:
-            return list(
-                db.scalars(
-                    select(Delivery)
-                    .where(
-                        Delivery.id.in_(ids),
-                        Delivery.lease_owner == owner,
-                        Delivery.status == PENDING,
-                    )
-                    .options(joinedload(Delivery.event))
-                    .order_by(Delivery.sequence_at, Delivery.id)
-                )
-            )
+            return load_claimed(ctx, ids, owner)
         if not eligible:
             break
         # Every one was taken meanwhile; the next look starts past them rather than ending
@@ -133,13 +123,15 @@ def _lease(
     All of ``eligible`` are candidates, not just the first ``limit``: another worker that read
     the same deliveries a moment earlier leases the oldest, and this one takes the next.
     """
+    dialect = ctx.session.get_bind().dialect.name
     candidates = (
         select(Delivery.id)
-        .where(Delivery.id.in_(eligible), Delivery.status == PENDING, lease_is_free(now))
+        .where(among(Delivery.id, eligible, dialect), Delivery.status == PENDING)
+        .where(lease_is_free(now))
         .order_by(Delivery.sequence_at, Delivery.id)
         .limit(limit)
     )
-    if ctx.session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True, of=Delivery)
     ids = list(_core(ctx, candidates).scalars())
     if not ids:
@@ -148,7 +140,7 @@ def _lease(
     leased = _core(
         ctx,
         update(Delivery)
-        .where(Delivery.id.in_(ids), Delivery.status == PENDING, lease_is_free(now))
+        .where(among(Delivery.id, ids, dialect), Delivery.status == PENDING, lease_is_free(now))
         .values(lease_owner=owner, lease_until=lease)
         .returning(Delivery.id),
     )
@@ -166,22 +158,20 @@ def _first_pending(
     correlated subquery per candidate, whose plan PostgreSQL picked badly on fresh statistics.
     """
     first: dict[tuple[str, str], tuple[dt.datetime, int]] = {}
-    emails = sorted({email for _, email in keys})
-    lists = sorted({list_id for list_id, _ in keys})
-    for start in range(0, len(emails), 400):
-        rows = _core(
-            ctx,
-            select(Delivery.list_id, Delivery.email_key, Delivery.sequence_at, Delivery.id).where(
-                Delivery.integration_id == integration_id,
-                Delivery.list_id.in_(lists),
-                Delivery.email_key.in_(emails[start : start + 400]),
-                Delivery.status == PENDING,
-            ),
-        )
-        for list_id, email_key, sequence_at, pk in rows:
-            key = (list_id, email_key)
-            if key in keys and (key not in first or (sequence_at, pk) < first[key]):
-                first[key] = (sequence_at, pk)
+    dialect = ctx.session.get_bind().dialect.name
+    rows = _core(
+        ctx,
+        select(Delivery.list_id, Delivery.email_key, Delivery.sequence_at, Delivery.id).where(
+            Delivery.integration_id == integration_id,
+            among(Delivery.list_id, {list_id for list_id, _ in keys}, dialect),
+            among(Delivery.email_key, {email for _, email in keys}, dialect),
+            Delivery.status == PENDING,
+        ),
+    )
+    for list_id, email_key, sequence_at, pk in rows:
+        key = (list_id, email_key)
+        if key in keys and (key not in first or (sequence_at, pk) < first[key]):
+            first[key] = (sequence_at, pk)
     return first
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 
 from ..providers import InvalidData, NotFound, Outcome, Provider, ProviderError
 from ..store.models import FAILED, SKIPPED, SUCCESS, Delivery, Event
+from .claimed import Claimed, ClaimedEvent
 from .context import Context
 from .events import is_valid_email
 from .triggers import PROSPECT
@@ -21,7 +22,7 @@ RETRY_CAP_SECONDS = 3600
 
 
 def finish(
-    ctx: Context, delivery: Delivery, status: str, message: str, detail: dict | None = None
+    ctx: Context, delivery: Claimed, status: str, message: str, detail: dict | None = None
 ) -> None:
     delivery.status = status
     delivery.message = message
@@ -33,7 +34,7 @@ def finish(
 
 
 def retry_later(
-    ctx: Context, delivery: Delivery, reason: str, retry_after: float | None, detail: dict | None
+    ctx: Context, delivery: Claimed, reason: str, retry_after: float | None, detail: dict | None
 ) -> dt.datetime | None:
     """Schedule another attempt with exponential backoff and jitter, or fail past the window.
 
@@ -68,7 +69,7 @@ def retry_later(
 
 
 def record_outcome(
-    ctx: Context, delivery: Delivery, outcome, detail: dict, provider: Provider
+    ctx: Context, delivery: Claimed, outcome, detail: dict, provider: Provider
 ) -> None:
     """Set one delivery's result, with advice a merchant can act on for failures.
 
@@ -96,7 +97,7 @@ def record_outcome(
         finish(ctx, delivery, FAILED, "No outcome was recorded for this action", detail)
 
 
-def precheck(ctx: Context, delivery: Delivery, provider: Provider) -> tuple[str, str] | None:
+def precheck(ctx: Context, delivery: Claimed, provider: Provider) -> tuple[str, str] | None:
     """Why a delivery must not call the provider at all, as ``(status, message)``, or None."""
     if not is_valid_email(delivery.email):
         return (
@@ -112,7 +113,7 @@ def precheck(ctx: Context, delivery: Delivery, provider: Provider) -> tuple[str,
     return None
 
 
-def superseded(ctx: Context, delivery: Delivery) -> bool:
+def superseded(ctx: Context, delivery: Claimed) -> bool:
     """Whether a later delivery for the same customer and list already ran (a late retry)."""
     later = select(Delivery.id).where(
         Delivery.integration_id == delivery.integration_id,
@@ -124,7 +125,7 @@ def superseded(ctx: Context, delivery: Delivery) -> bool:
     return ctx.session.execute(later.limit(1)).first() is not None
 
 
-def purchased_since(ctx: Context, prospect: Event) -> bool:
+def purchased_since(ctx: Context, prospect: ClaimedEvent) -> bool:
     """Whether the prospect bought (same prospect id or email) after the prospect event."""
     match = [Event.email_key == prospect.email_key]
     if prospect.prospect_id:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import joinedload
 
 from ..errors import IntegrationError
@@ -14,6 +14,7 @@ from ..store.models import (
     Rule,
     marketplace_row,
 )
+from .claimed import Claimed
 from .context import Context
 from .integrations import get_integration, refresh_lists
 from .logs import skip_pending
@@ -177,7 +178,7 @@ def marketplace_rules(ctx: Context, marketplace_id: str) -> list[Rule]:
     return list(ctx.session.scalars(query))
 
 
-def double_opt_in_rules(ctx: Context, deliveries: list[Delivery]) -> set[int]:
+def double_opt_in_rules(ctx: Context, deliveries: list[Claimed]) -> set[int]:
     """The ids of the deliveries' rules that ask the person to confirm an add."""
     ids = {d.rule_id for d in deliveries if d.rule_id is not None and d.action == "add"}
     if not ids:
@@ -186,7 +187,7 @@ def double_opt_in_rules(ctx: Context, deliveries: list[Delivery]) -> set[int]:
     return set(ctx.session.scalars(query))
 
 
-def match_rules(event: Event, rules: list[Rule]) -> list[tuple[Rule, str]]:
+def match_rules(event: Event | Row, rules: list[Rule]) -> list[tuple[Rule, str]]:
     """Which of the marketplace's ``rules`` the event fires, each with the trigger it fired as.
 
     A rule fires when its trigger is one the event's type fires and it is global or its
