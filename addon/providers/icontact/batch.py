@@ -4,11 +4,8 @@ Contacts are looked up once per email (and not at all when the caller already kn
 missing ones are created in one ``POST /contacts``, and subscriptions made in one
 ``POST /subscriptions`` per chunk. Each action still gets its own outcome.
 
-No one who opted out is subscribed (:mod:`.consent`): a contact iContact will not mail is
-skipped, and so is a contact that unsubscribed from the list, unless the engine removed them
-itself. The unsubscribes are read once per batch (or per list of it, where that is fewer
-pages), only for contacts that existed before the batch; a double opt-in add reads its one
-subscription, to ask no one twice.
+No one who opted out is subscribed: the adds are screened (:mod:`.screening`) before any
+subscribe, and a rejected subscription is explained from the contact's status.
 """
 
 from __future__ import annotations
@@ -29,6 +26,7 @@ from ..base import (
 )
 from . import consent
 from .client import IContactClient
+from .screening import screen
 from .subscribers import contact_record, remove_subscriber
 from .sync import new_among
 
@@ -132,57 +130,7 @@ class _Batch:
                             self.result.outcomes[act.key] = failure
                             self.details[act.key] = list(self.lookups.get(act.email_key, []))
 
-    # -- consent -------------------------------------------------------------------------------
-
-    def screen(self, adds: list[Action]) -> list[Action]:
-        """Settle the adds that must not subscribe anyone (:mod:`.consent`); returns the rest."""
-        ready: list[Action] = []
-        existing: dict[str, list[Action]] = {}
-        for act in adds:
-            contact = self.contacts.get(act.email_key)
-            if contact is not None and not consent.subscribable(contact):
-                self.result.outcomes[act.key] = consent.refused_contact(act, contact)
-            elif act.email_key in self.created or act.email_key not in self.ids:
-                ready.append(act)
-            elif act.double_opt_in:
-                ready += self._confirmable([act])
-            else:
-                existing.setdefault(act.list_id, []).append(act)
-        left: set[tuple[str, str]] = set()
-        if existing:
-            start = len(self.client.transcript)
-            left = consent.unsubscribed(self.client, existing)
-            self._share(
-                [a for acts in existing.values() for a in acts], self.client.transcript[start:]
-            )
-        for list_id, acts in existing.items():
-            for act in acts:
-                contact_id = self.ids[act.email_key]
-                if (list_id, contact_id) in left and not act.removed_by_engine:
-                    self.result.outcomes[act.key] = consent.opted_out(act, contact_id)
-                else:
-                    ready.append(act)
-        return ready
-
-    def _confirmable(self, acts: list[Action]) -> list[Action]:
-        ready = []
-        for act in acts:
-            contact_id = self.ids[act.email_key]
-            start = len(self.client.transcript)
-            found = self.client.get_subscription(act.list_id, contact_id)
-            self._share([act], self.client.transcript[start:])
-            status = (found or {}).get("status")
-            if status == "unsubscribed" and not act.removed_by_engine:
-                self.result.outcomes[act.key] = consent.opted_out(act, contact_id)
-            elif status == "pending":
-                self.result.outcomes[act.key] = consent.awaiting_confirmation(act, contact_id)
-            elif status == "normal":
-                self.result.outcomes[act.key] = consent.already_subscribed(act, contact_id)
-            else:
-                ready.append(act)
-        return ready
-
-    def _share(self, acts: list[Action], calls: list[dict[str, Any]]) -> None:
+    def share(self, acts: list[Action], calls: list[dict[str, Any]]) -> None:
         self.result.calls += calls
         for act in acts:
             self.details.setdefault(act.key, []).extend(_summary(c, len(acts)) for c in calls)
@@ -242,7 +190,7 @@ class _Batch:
         if retry:
             self.lookup([a.email_key for a in retry])
             self.create(retry)
-            again = self.screen([a for a in retry if a.key not in self.result.outcomes])
+            again = screen(self, [a for a in retry if a.key not in self.result.outcomes])
             for act in self.subscribe(again):
                 self.result.outcomes[act.key] = InvalidData(
                     "iContact did not accept the subscription"
@@ -253,7 +201,7 @@ class _Batch:
         contact = self.contacts.get(act.email_key) or self.client.find_contact(
             act.customer["email"]
         )
-        self._share([act], self.client.transcript[start:])
+        self.share([act], self.client.transcript[start:])
         if contact is not None and not consent.subscribable(contact):
             return consent.refused_contact(act, contact)
         return InvalidData("iContact did not accept the subscription")
@@ -265,7 +213,7 @@ def _apply(batch: _Batch, client: IContactClient, actions: list[Action]) -> None
     unknown = sorted({a.email_key for a in adds} - batch.ids.keys())
     withheld = [e for e in unknown if e in batch.look_up_first]
     batch.lookup(new_among(batch, [e for e in unknown if e not in batch.look_up_first]) + withheld)
-    adds = batch.screen(adds)
+    adds = screen(batch, adds)
     batch.create(adds)
     ready = [a for a in adds if a.key not in batch.result.outcomes]
     batch.recover(batch.subscribe(ready))
