@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -18,34 +19,6 @@ from ..store.among import among
 from ..store.models import PENDING, Delivery, Event, table_of
 from ..store.prepared import Prepared, prepare
 from .context import Context
-
-#: The delivery's columns a batch reads (its log entry's snapshots it leaves alone).
-COLUMNS = (
-    "id",
-    "marketplace_id",
-    "event_pk",
-    "rule_id",
-    "integration_id",
-    "event_id",
-    "event_type",
-    "trigger",
-    "product_id",
-    "email",
-    "email_key",
-    "action",
-    "list_id",
-    "list_name",
-    "status",
-    "message",
-    "detail",
-    "attempts",
-    "sequence_at",
-    "next_attempt_at",
-    "lease_owner",
-    "lease_until",
-    "created_at",
-    "finished_at",
-)
 
 #: What applying a delivery changes: its outcome, its next attempt and its lease.
 OUTCOME = (
@@ -59,14 +32,11 @@ OUTCOME = (
     "lease_until",
 )
 
-#: The event's columns a batch reads: the customer, and what an abandoned cart's check needs.
-EVENT_COLUMNS = ("type", "product_id", "prospect_id", "email_key", "payload", "created_at")
 
-
+@dataclass(slots=True)
 class ClaimedEvent:
-    """The event a claimed delivery came from (shared by the event's deliveries)."""
-
-    __slots__ = ("id", "marketplace_id", "event_id", *EVENT_COLUMNS)
+    """The event a claimed delivery came from (shared by the event's deliveries): the
+    customer, and what an abandoned cart's check reads."""
 
     id: int
     marketplace_id: str
@@ -79,12 +49,12 @@ class ClaimedEvent:
     created_at: dt.datetime
 
 
+@dataclass(slots=True)
 class Claimed:
-    """A claimed delivery: the attributes of :class:`~addon.store.models.Delivery` that a
-    batch reads and sets, and its :class:`ClaimedEvent`."""
+    """A claimed delivery: the columns of :class:`~addon.store.models.Delivery` that a batch
+    reads and sets (not its log entry's snapshots of the rule), and its event."""
 
-    __slots__ = (*COLUMNS, "event")
-
+    event: ClaimedEvent
     id: int
     marketplace_id: str
     event_pk: int
@@ -109,8 +79,11 @@ class Claimed:
     lease_until: dt.datetime | None
     created_at: dt.datetime
     finished_at: dt.datetime | None
-    event: ClaimedEvent
 
+
+#: Read in the order of the records' fields, so that a row's values are their arguments.
+COLUMNS = tuple(f.name for f in fields(Claimed) if f.name != "event")
+EVENT_COLUMNS = tuple(f.name for f in fields(ClaimedEvent))
 
 _table = table_of(Delivery)
 _events = table_of(Event)
@@ -122,29 +95,25 @@ _CLAIMED = select(
 def load_claimed(ctx: Context, ids: list[int], owner: str) -> list[Claimed]:
     """The deliveries ``ids`` still leased by ``owner`` and pending, in claim order."""
     dialect = ctx.session.get_bind().dialect.name
-    rows = ctx.session.connection().execute(
-        _CLAIMED.where(
-            among(_table.c.id, ids, dialect),
-            _table.c.lease_owner == owner,
-            _table.c.status == PENDING,
-        ).order_by(_table.c.sequence_at, _table.c.id)
-    )
+    rows = (
+        ctx.session.connection()
+        .execute(
+            _CLAIMED.where(
+                among(_table.c.id, ids, dialect),
+                _table.c.lease_owner == owner,
+                _table.c.status == PENDING,
+            ).order_by(_table.c.sequence_at, _table.c.id)
+        )
+        .all()
+    )  # one fetch, not one per row
     events: dict[int, ClaimedEvent] = {}
     claimed: list[Claimed] = []
     split = len(COLUMNS)
     for row in rows:
-        delivery = Claimed()
-        for name, value in zip(COLUMNS, row[:split], strict=True):
-            setattr(delivery, name, value)
-        event = events.get(delivery.event_pk)
+        event = events.get(row[split])
         if event is None:
-            event = events[delivery.event_pk] = ClaimedEvent()
-            event.id, event.marketplace_id = delivery.event_pk, delivery.marketplace_id
-            event.event_id = delivery.event_id
-            for name, value in zip(EVENT_COLUMNS, row[split:], strict=True):
-                setattr(event, name, value)
-        delivery.event = event
-        claimed.append(delivery)
+            event = events[row[split]] = ClaimedEvent(*row[split:])
+        claimed.append(Claimed(event, *row[:split]))
     return claimed
 
 
