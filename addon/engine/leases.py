@@ -105,7 +105,10 @@ def _eligible(
         rows = _core(
             ctx, page.where(*conditions).order_by(Delivery.sequence_at, Delivery.id).limit(window)
         ).all()
-        firsts = _first_pending(ctx, integration_id, {(r.list_id, r.email_key) for r in rows})
+        candidates: dict[tuple[str, str], tuple[dt.datetime, int]] = {}
+        for r in rows:  # oldest first: each key keeps its oldest candidate
+            candidates.setdefault((r.list_id, r.email_key), (r.sequence_at, r.id))
+        firsts = _first_pending(ctx, integration_id, candidates)
         eligible += [
             r.id for r in rows if firsts.get((r.list_id, r.email_key)) == (r.sequence_at, r.id)
         ]
@@ -149,15 +152,19 @@ def _lease(
 
 
 def _first_pending(
-    ctx: Context, integration_id: int, keys: set[tuple[str, str]]
+    ctx: Context, integration_id: int, keys: dict[tuple[str, str], tuple[dt.datetime, int]]
 ) -> dict[tuple[str, str], tuple[dt.datetime, int]]:
-    """The earliest pending delivery, as ``(sequence_at, id)``, of each (list, customer).
+    """The earliest pending delivery, as ``(sequence_at, id)``, of each (list, customer) of
+    ``keys``, which maps each to its oldest candidate's ``(sequence_at, id)``.
 
     Only that one may run: a later delivery for the same customer and list waits for it
     (leased, or waiting for a retry, included). Done as one plain read rather than a
     correlated subquery per candidate, whose plan PostgreSQL picked badly on fresh statistics.
+    A delivery later than every candidate cannot come before any of them: it is not read.
     """
     first: dict[tuple[str, str], tuple[dt.datetime, int]] = {}
+    if not keys:
+        return first
     dialect = ctx.session.get_bind().dialect.name
     rows = _core(
         ctx,
@@ -166,8 +173,9 @@ def _first_pending(
             among(Delivery.list_id, {list_id for list_id, _ in keys}, dialect),
             among(Delivery.email_key, {email for _, email in keys}, dialect),
             Delivery.status == PENDING,
+            Delivery.sequence_at <= max(when for when, _ in keys.values()),
         ),
-    )
+    ).all()  # one fetch, not one per row
     for list_id, email_key, sequence_at, pk in rows:
         key = (list_id, email_key)
         if key in keys and (key not in first or (sequence_at, pk) < first[key]):
