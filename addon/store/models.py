@@ -180,6 +180,9 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("event_pk", "rule_id"),
         Index(None, "integration_id", "status", "next_attempt_at"),
+        # A claim reads an integration's pending deliveries oldest first and stops at a page:
+        # without this it sorted every pending one (the whole backlog) for every claim.
+        Index(None, "integration_id", "status", "sequence_at", "id"),
         Index(None, "integration_id", "list_id", "email_key", "status"),
         Index(None, "marketplace_id", "created_at"),
         Index(None, "marketplace_id", "status", "created_at"),
