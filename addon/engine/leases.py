@@ -85,6 +85,10 @@ def _eligible(
         Delivery.integration_id == integration_id,
         Delivery.status == PENDING,
         Delivery.next_attempt_at <= now,
+        # Implied by the line above (a delivery is never due before its sequence time), and
+        # said so that the database walks the index in claim order and stops at a page:
+        # without it SQLite took the due-time index and sorted the whole backlog per claim.
+        Delivery.sequence_at <= now,
         lease_is_free(now),
     ]
     if unexpanded is not None:
