@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +80,7 @@ class CpuReading:
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
+_MIGRATING = threading.Lock()
 
 #: The simulator runs ahead of the workers for the CPU. It stands in for iContact's servers,
 #: whose answers never wait for our workers' CPU; at the workers' priority a call waited for
@@ -200,7 +202,10 @@ class Stack:
         # The app in this process: creates the tables before any worker starts.
         from wsgi import create_app  # noqa: PLC0415 - after sys.path is set by the caller
 
-        self.app = create_app(dict(self.config))
+        # One at a time: Alembic keeps its running migration in module globals, and two stacks
+        # started side by side (threads of this process) failed with KeyError: 'script'.
+        with _MIGRATING:
+            self.app = create_app(dict(self.config))
         self.redis = Redis.from_url(self.redis_url)
 
     def _start_simulator(self) -> str:
