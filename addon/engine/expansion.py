@@ -120,7 +120,7 @@ def expand_events(
         for (pk,) in db.connection().execute(
             update(_events)
             .where(ids, _events.c.expanded_at.is_(None))
-            .values(expanded_at=ctx.clock.now())
+            .values(expanded_at=now)
             .returning(_events.c.id)
         )
     }
