@@ -161,3 +161,25 @@ def test_typing_before_the_script_arrives_stays_in_the_field_typed_in(
     expect(password).to_have_value("app-password-2!")
     expect(dialog.get_by_label("Integration label")).to_have_value("Main iContact")
     expect(password).to_be_focused()
+
+
+def test_typing_before_htmx_settles_the_dialog_stays_in_the_field_typed_in(
+    signed_in, live_url, integration
+):
+    """htmx focuses [autofocus] when it settles a swap, a moment after the dialog is shown: on a
+    busy machine a merchant (or a test) already typing the new password lost the rest of it to
+    the label. The settle is slowed here so that the moment is long enough to type in."""
+    page = signed_in
+    page.goto(f"{live_url}/integrations/")
+    page.evaluate("htmx.config.defaultSettleDelay = 1500")
+    page.get_by_role("link", name="Edit Main iContact").click()
+    dialog = page.get_by_role("dialog", name="Edit Main iContact")
+    expect(dialog).to_be_visible()
+    password = dialog.get_by_label("New application password")
+    password.fill("app-password-2")
+    assert page.evaluate("document.querySelector('.htmx-settling') !== null"), "typed before it settled"
+    expect(page.locator(".htmx-settling")).to_have_count(0, timeout=5000)
+    page.keyboard.type("!")
+    expect(password).to_have_value("app-password-2!")
+    expect(dialog.get_by_label("Integration label")).to_have_value("Main iContact")
+    expect(password).to_be_focused()

@@ -38,6 +38,11 @@
       var invalid = dialog.querySelector('[aria-invalid="true"]');
       if (typing) typing.focus();
       else if (invalid) invalid.focus();
+      // showModal() has honoured [autofocus]; htmx would focus it again when the swap settles,
+      // a moment later, taking the field from under a merchant who has started typing.
+      Array.prototype.forEach.call(dialog.querySelectorAll("[autofocus]"), function (field) {
+        field.removeAttribute("autofocus");
+      });
     });
   }
 
