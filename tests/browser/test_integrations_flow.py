@@ -177,7 +177,8 @@ def test_typing_before_htmx_settles_the_dialog_stays_in_the_field_typed_in(
     expect(dialog).to_be_visible()
     password = dialog.get_by_label("New application password")
     password.fill("app-password-2")
-    assert page.evaluate("document.querySelector('.htmx-settling') !== null"), "typed before it settled"
+    settling = page.evaluate("document.querySelector('.htmx-settling') !== null")
+    assert settling, "typed before the swap settled"
     expect(page.locator(".htmx-settling")).to_have_count(0, timeout=5000)
     page.keyboard.type("!")
     expect(password).to_have_value("app-password-2!")
