@@ -1,1 +1,2 @@
-"""The add-on's Alembic environment (``env.py``) and revisions; run by :mod:`addon.store.db`."""
+"""The add-on's Alembic environment (``env.py``), its revisions, and the frozen shapes they
+share (``columns.py``); run by :mod:`addon.store.db`."""

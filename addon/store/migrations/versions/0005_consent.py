@@ -3,6 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
+from addon.store.migrations.columns import integration_part, unique
+
 revision = "0005"
 down_revision = "0004"
 
@@ -10,26 +12,13 @@ down_revision = "0004"
 def upgrade() -> None:
     op.create_table(
         "addon_engine_removal",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("integration_id", sa.Integer(), nullable=False),
+        *integration_part("addon_engine_removal"),
         sa.Column("list_id", sa.String(length=32), nullable=False),
         sa.Column("email_key", sa.String(length=254), nullable=False),
         sa.Column("removed_at", sa.DateTime(), nullable=False),
         sa.Column("rule_id", sa.Integer(), nullable=True),
         sa.Column("event_id", sa.String(length=64), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["integration_id"],
-            ["addon_integration.id"],
-            name=op.f("fk_addon_engine_removal_integration_id_addon_integration"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_addon_engine_removal")),
-        sa.UniqueConstraint(
-            "integration_id",
-            "list_id",
-            "email_key",
-            name=op.f("uq_addon_engine_removal_integration_id_list_id_email_key"),
-        ),
+        unique("addon_engine_removal", "integration_id", "list_id", "email_key"),
     )
     with op.batch_alter_table("addon_rule", schema=None) as batch_op:
         batch_op.add_column(

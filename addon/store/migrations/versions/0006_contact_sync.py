@@ -3,6 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
+from addon.store.migrations.columns import foreign_key, primary_key
+
 revision = "0006"
 down_revision = "0005"
 
@@ -14,13 +16,10 @@ def upgrade() -> None:
         sa.Column("synced_at", sa.DateTime(), nullable=True),
         sa.Column("mark", sa.String(length=40), nullable=True),
         sa.Column("searchable", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["integration_id"],
-            ["addon_integration.id"],
-            name=op.f("fk_addon_contact_sync_integration_id_addon_integration"),
-            ondelete="CASCADE",
+        foreign_key(
+            "addon_contact_sync", "integration_id", "addon_integration", ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint("integration_id", name=op.f("pk_addon_contact_sync")),
+        primary_key("addon_contact_sync", "integration_id"),
     )
 
 
