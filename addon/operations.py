@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .engine import integrations, logs, outbox, rules
+from .engine.events import validate_event
 from .engine.integration_health import marketplace_health
 from .results import ConnectedIntegration, IntegrationRule, LogEntry
 
@@ -194,9 +195,8 @@ class EngineOperations:
                 while one is open; nothing was written.
             TypeError: ``join`` is not True, False or None.
         """
-        return outbox.emit(
-            self.state().context, event_type, marketplace_id, customer, event_id, fields, join=join
-        )
+        event = validate_event(event_type, marketplace_id, customer, event_id, fields)
+        return outbox.emit(self.state().context, event, join=join)
 
     def logs(
         self,

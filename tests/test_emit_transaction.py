@@ -21,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from addon import TransactionError
 from addon.engine import outbox
+from addon.engine.events import validate_event
 from addon.store.models import Event
 from tests.conftest import purchase
 
@@ -272,14 +273,14 @@ def test_the_webhook_commits_its_event_even_after_a_host_hook_read(app, engine, 
     # The webhook's request is the add-on's: a host hook (known_marketplace) that reads the
     # host's tables opens a transaction, and the event must still be committed before 202.
     read_only(engine.db)
-    assert outbox.record(
-        engine.state().context,
+    event = validate_event(
         "product.purchased",
         "acme",
         {"email": "ann@example.com"},
         "wh-1",
         {"product_id": "101", "purchase_type": "primary"},
-    ) == ("wh-1", True)
+    )
+    assert outbox.record(engine.state().context, event) == ("wh-1", True)
     assert not engine.db.session().in_transaction()
     assert count(engine, Event.__table__) == 1
     assert jobs(app, engine) == 1

@@ -14,7 +14,6 @@ The listeners that follow those transactions are registered on the engine's sess
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import event as sa_event
@@ -27,7 +26,6 @@ from ..errors import TransactionError
 from ..logsetup import bind_event
 from ..store.models import Event, table_of
 from .context import Context
-from .events import validate_event
 from .queue import enqueue_expand
 
 if TYPE_CHECKING:
@@ -60,19 +58,11 @@ class _Pending(NamedTuple):
     event_id: str
 
 
-def emit(
-    ctx: Context,
-    event_type: Any,
-    marketplace_id: Any,
-    customer: Any,
-    event_id: Any = None,
-    fields: Mapping[str, Any] | None = None,
-    *,
-    join: bool | None = None,
-) -> str:
-    """Validate and store one event; its processing is enqueued once it is committed.
+def emit(ctx: Context, event: dict[str, Any], *, join: bool | None = None) -> str:
+    """Store one event; its processing is enqueued once it is committed.
 
     Args:
+        event: the event as :func:`~addon.engine.events.validate_event` returns it.
         join: ``None`` (the default) writes the event into the engine's session's open
             transaction if there is one, and never commits it: the host's commit stores the
             event and enqueues its job, a rollback forgets both. With no transaction open,
@@ -83,39 +73,29 @@ def emit(
         The event id; a repeated id is acknowledged and not stored again.
 
     Raises:
-        InvalidEvent: naming the offending field.
         TransactionError: ``join=True`` with no transaction open, or ``join=False`` while
             one is open. Nothing was written.
         TypeError: ``join`` is not True, False or None.
     """
-    data = validate_event(event_type, marketplace_id, customer, event_id, fields)
-    with bind_event(data["id"], data["marketplace_id"]):
-        return _store(ctx, data, join)[0]
+    with bind_event(event["id"], event["marketplace_id"]):
+        return _store(ctx, event, join)[0]
 
 
-def record(
-    ctx: Context,
-    event_type: Any,
-    marketplace_id: Any,
-    customer: Any,
-    event_id: Any = None,
-    fields: Mapping[str, Any] | None = None,
-) -> tuple[str, bool]:
+def record(ctx: Context, event: dict[str, Any]) -> tuple[str, bool]:
     """Store one event received by the add-on's own webhook, and commit it.
 
     The webhook's request is the add-on's, not a checkout's: a transaction open in it was
     begun by a host hook the webhook asked (``@engine.known_marketplace``), and is committed
     here with the event, so a 202 always means stored.
 
+    Args:
+        event: the event as :func:`~addon.engine.events.validate_event` returns it.
+
     Returns:
         ``(event id, whether it is new)``: False for a repeated id.
-
-    Raises:
-        InvalidEvent: naming the offending field.
     """
-    data = validate_event(event_type, marketplace_id, customer, event_id, fields)
-    with bind_event(data["id"], data["marketplace_id"]):
-        stored = _store(ctx, data, None)
+    with bind_event(event["id"], event["marketplace_id"]):
+        stored = _store(ctx, event, None)
         session = ctx.session()
         if session.in_transaction():
             session.commit()

@@ -76,20 +76,24 @@ def webhook():
     event_id = fields.pop("id", None)
     if event_id is None:
         return _error(400, "id is required: the event's unique id", field="id")
-    event = (fields.pop("type", None), fields.pop("marketplace_id", None))
+    event_type, marketplace_id = fields.pop("type", None), fields.pop("marketplace_id", None)
     customer = fields.pop("customer", None)
     try:
-        unknown = _unknown_marketplace(*event, customer, event_id, fields)
-        if unknown is not None:
-            return _error(
-                422,
-                f"marketplace_id {unknown!r} is not a marketplace of this storefront.",
-                field="marketplace_id",
-                marketplace_id=unknown,
-            )
-        stored_id, new = outbox.record(context(), *event, customer, event_id, fields)
+        # Validated first, so a bad event is told what is wrong with it before its marketplace
+        # is asked about.
+        event = validate_event(event_type, marketplace_id, customer, event_id, fields)
     except InvalidEvent as exc:
         return _error(400, str(exc), field=exc.field)
+    marketplace = event["marketplace_id"]
+    try:
+        if not engine().is_known_marketplace(marketplace):
+            return _error(
+                422,
+                f"marketplace_id {marketplace!r} is not a marketplace of this storefront.",
+                field="marketplace_id",
+                marketplace_id=marketplace,
+            )
+        stored_id, new = outbox.record(context(), event)
     except DBAPIError as exc:
         if not database_away(exc):
             raise
@@ -102,23 +106,6 @@ def webhook():
     if new:
         return jsonify({"id": stored_id}), 202
     return jsonify({"id": stored_id, "duplicate": True}), 200
-
-
-def _unknown_marketplace(event_type, marketplace_id, customer, event_id, fields) -> str | None:
-    """The event's marketplace id when the host's ``@engine.known_marketplace`` says no.
-
-    Only with that check registered: the event is validated first, so a bad event is told
-    what is wrong with it before its marketplace is asked about.
-
-    Raises:
-        InvalidEvent: the event is not valid.
-    """
-    eng = engine()
-    if eng.known_marketplace_callback is None:
-        return None
-    clean = validate_event(event_type, marketplace_id, customer, event_id, fields)
-    known = eng.is_known_marketplace(clean["marketplace_id"])
-    return None if known else clean["marketplace_id"]
 
 
 def register(bp: Blueprint) -> None:
