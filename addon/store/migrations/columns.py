@@ -36,15 +36,18 @@ def unique(table: str, *columns: str) -> sa.UniqueConstraint:
     return sa.UniqueConstraint(*columns, name=op.f(f"uq_{table}_{'_'.join(columns)}"))
 
 
+def key(table: str) -> tuple[SchemaItem, ...]:
+    """The integer ``id`` column a table is keyed by, first in the table, and its primary key."""
+    return (sa.Column("id", sa.Integer(), nullable=False), primary_key(table))
+
+
 def integration_part(table: str) -> tuple[SchemaItem, ...]:
     """The key of a row that belongs to one integration and is deleted with it (the models'
-    ``IntegrationPart``): the ``id`` and ``integration_id`` columns, first in the table, with
-    their primary and foreign keys."""
+    ``IntegrationPart``): :func:`key`, then ``integration_id`` and its foreign key."""
     return (
-        sa.Column("id", sa.Integer(), nullable=False),
+        *key(table),
         sa.Column("integration_id", sa.Integer(), nullable=False),
         foreign_key(table, "integration_id", "addon_integration", ondelete="CASCADE"),
-        primary_key(table),
     )
 
 

@@ -8,7 +8,7 @@ from addon.store.migrations.columns import (
     drop_index,
     foreign_key,
     integration_part,
-    primary_key,
+    key,
     unique,
 )
 
@@ -19,7 +19,7 @@ down_revision = None
 def upgrade() -> None:
     op.create_table(
         "addon_event",
-        sa.Column("id", sa.Integer(), nullable=False),
+        *key("addon_event"),
         sa.Column("marketplace_id", sa.String(length=64), nullable=False),
         sa.Column("event_id", sa.String(length=64), nullable=False),
         sa.Column("type", sa.String(length=40), nullable=False),
@@ -29,7 +29,6 @@ def upgrade() -> None:
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("expanded_at", sa.DateTime(), nullable=True),
-        primary_key("addon_event"),
         unique("addon_event", "marketplace_id", "event_id"),
     )
     create_index("addon_event", "marketplace_id", "expanded_at", "created_at")
@@ -37,7 +36,7 @@ def upgrade() -> None:
 
     op.create_table(
         "addon_integration",
-        sa.Column("id", sa.Integer(), nullable=False),
+        *key("addon_integration"),
         sa.Column("marketplace_id", sa.String(length=64), nullable=False),
         sa.Column("provider", sa.String(length=32), nullable=False),
         sa.Column("label", sa.String(length=100), nullable=False),
@@ -49,7 +48,6 @@ def upgrade() -> None:
         sa.Column("status_reason", sa.Text(), nullable=True),
         sa.Column("lists_refreshed_at", sa.DateTime(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
-        primary_key("addon_integration"),
         unique("addon_integration", "marketplace_id", "label"),
     )
     create_index("addon_integration", "marketplace_id")
@@ -70,7 +68,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "addon_rule",
-        sa.Column("id", sa.Integer(), nullable=False),
+        *key("addon_rule"),
         sa.Column("marketplace_id", sa.String(length=64), nullable=False),
         sa.Column("product_id", sa.String(length=64), nullable=True),
         sa.Column("trigger", sa.String(length=40), nullable=False),
@@ -80,14 +78,13 @@ def upgrade() -> None:
         sa.Column("list_name", sa.String(length=255), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         foreign_key("addon_rule", "integration_id", "addon_integration", ondelete="CASCADE"),
-        primary_key("addon_rule"),
     )
     create_index("addon_rule", "integration_id")
     create_index("addon_rule", "marketplace_id", "trigger")
 
     op.create_table(
         "addon_delivery",
-        sa.Column("id", sa.Integer(), nullable=False),
+        *key("addon_delivery"),
         sa.Column("marketplace_id", sa.String(length=64), nullable=False),
         sa.Column("event_pk", sa.Integer(), nullable=False),
         sa.Column("rule_id", sa.Integer(), nullable=True),
@@ -116,7 +113,6 @@ def upgrade() -> None:
         foreign_key("addon_delivery", "event_pk", "addon_event", ondelete="CASCADE"),
         foreign_key("addon_delivery", "integration_id", "addon_integration", ondelete="SET NULL"),
         foreign_key("addon_delivery", "rule_id", "addon_rule", ondelete="SET NULL"),
-        primary_key("addon_delivery"),
         unique("addon_delivery", "event_pk", "rule_id"),
     )
     create_index("addon_delivery", "integration_id", "list_id", "email_key", "status")

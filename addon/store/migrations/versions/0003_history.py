@@ -8,7 +8,7 @@ from addon.store.migrations.columns import (
     drop_index,
     foreign_key,
     integration_part,
-    primary_key,
+    key,
 )
 
 revision = "0003"
@@ -37,7 +37,7 @@ def upgrade() -> None:
     create_index("addon_check", "integration_id", "started_at")
     op.create_table(
         "addon_backfill",
-        sa.Column("id", sa.Integer(), nullable=False),
+        *key("addon_backfill"),
         sa.Column("marketplace_id", sa.String(length=64), nullable=False),
         sa.Column("rule_id", sa.Integer(), nullable=False),
         sa.Column("integration_id", sa.Integer(), nullable=False),
@@ -52,7 +52,6 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(), nullable=True),
         foreign_key("addon_backfill", "integration_id", "addon_integration", ondelete="CASCADE"),
         foreign_key("addon_backfill", "rule_id", "addon_rule", ondelete="CASCADE"),
-        primary_key("addon_backfill"),
     )
     create_index("addon_backfill", "rule_id", "created_at")
 

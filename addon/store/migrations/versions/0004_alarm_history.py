@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-from addon.store.migrations.columns import create_index, drop_index, foreign_key, primary_key
+from addon.store.migrations.columns import create_index, drop_index, foreign_key, key
 
 revision = "0004"
 down_revision = "0003"
@@ -12,7 +12,7 @@ down_revision = "0003"
 def upgrade() -> None:
     op.create_table(
         "addon_alarm",
-        sa.Column("id", sa.Integer(), nullable=False),
+        *key("addon_alarm"),
         sa.Column("marketplace_id", sa.String(length=64), nullable=False),
         sa.Column("integration_id", sa.Integer(), nullable=True),
         sa.Column("integration_label", sa.String(length=100), nullable=False),
@@ -22,7 +22,6 @@ def upgrade() -> None:
         sa.Column("channels", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         foreign_key("addon_alarm", "integration_id", "addon_integration", ondelete="SET NULL"),
-        primary_key("addon_alarm"),
     )
     create_index("addon_alarm", "integration_id", "condition", "created_at")
     create_index("addon_alarm", "marketplace_id", "created_at")
