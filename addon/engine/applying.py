@@ -124,9 +124,11 @@ def prepare_batch(
     batch: list[Claimed],
     integration_id: int,
     provider: str,
+    owner: str,
     claimed_at: float | None = None,
 ) -> Applying:
-    """Settle what needs no call (invalid emails, skips) and gather the rest's actions."""
+    """Settle what needs no call (invalid emails, skips) and gather the rest's actions
+    (the batch is leased by ``owner``)."""
     actions: list[Action] = []
     by_key: dict[int, Claimed] = {}
     settled: list[Claimed] = []
@@ -150,7 +152,7 @@ def prepare_batch(
             )
         )
         by_key[delivery.id] = delivery
-    outcome_writes(ctx, settled).execute(ctx.session.connection())
+    outcome_writes(ctx, settled, owner).execute(ctx.session.connection())
     # The transaction ends before the calls (a snapshot held through them would keep SQLite
     # from checkpointing its WAL and PostgreSQL from vacuuming).
     ctx.session.commit()
@@ -181,7 +183,7 @@ def finish_batch(ctx: Context, applying: Applying, owner: str) -> bool:
     called = applying.called or ctx.clock.monotonic()
     applying.calls = len(result.calls)
     answered = time.thread_time()
-    writes = _outcome_writes(ctx, by_key, result, applying.provider)
+    writes = _outcome_writes(ctx, by_key, result, applying.provider, owner)
 
     tries: list[int] = []
 
@@ -248,14 +250,14 @@ def _fresh_claim_seconds(ctx: Context) -> float:
 
 
 def _outcome_writes(
-    ctx: Context, by_key: dict[int, Claimed], result: BatchResult, provider: Provider
+    ctx: Context, by_key: dict[int, Claimed], result: BatchResult, provider: Provider, owner: str
 ) -> Prepared:
     """Set each delivery's outcome (temporary failures wait for a retry) and return the
     statement that writes them, ready for the driver (:func:`_write_outcomes` runs it).
 
-    Every outcome is worked out, down to the driver's parameters, before the leases are
-    renewed: renewing is the transaction's first write, and on SQLite the write lock it takes
-    is held until the commit, so the other workers wait for nothing but the statements.
+    Every outcome is worked out, down to the driver's parameters, before the transaction's
+    first write: on SQLite the write lock it takes is held until the commit, so the other
+    workers wait for nothing but the statements.
     """
     for key, delivery in by_key.items():
         outcome = result.outcomes.get(key)
@@ -265,18 +267,25 @@ def _outcome_writes(
         else:
             calls = {"calls": result.details.get(key) or []}
             record_outcome(ctx, delivery, outcome, calls, provider)
-    return outcome_writes(ctx, by_key.values())
+    return outcome_writes(ctx, by_key.values(), owner)
 
 
 def _write_outcomes(
     ctx: Context, writes: Prepared, by_key: dict[int, Claimed], owner: str, again: bool = False
 ) -> set[int]:
     """Write the outcomes (:func:`_outcome_writes`) of the deliveries still leased by
-    ``owner``, in the caller's transaction; returns their ids.
+    ``owner``, in a transaction of their own that the caller commits; returns their ids.
 
     Args:
         again: an earlier try failed with the database away, possibly after its commit.
     """
+    ctx.session.commit()  # what came before is kept: this transaction may be rolled back
+    connection = ctx.session.connection()
+    # The write is fenced by the lease: when every row was written, every lease was held.
+    if writes.execute(connection) == len(by_key):
+        return set(by_key)
+    # Some were not ours any more (rare): start over, writing those that still are.
+    ctx.session.rollback()
     held = renew(ctx, owner) & by_key.keys()
     for key in by_key.keys() - held:
         if again:

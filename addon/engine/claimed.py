@@ -1,4 +1,4 @@
-"""A claimed batch's deliveries as plain records: read in one statement with their events,
+"""A claimed batch's deliveries as plain records: read as they are leased, with their events,
 changed in memory while the batch is applied, and their outcomes written back in one.
 
 A batch touches each delivery a handful of times; as ORM instances, loading, changing and
@@ -9,8 +9,9 @@ through the session's unit of work: :func:`outcome_writes` is the only write of 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -87,43 +88,59 @@ EVENT_COLUMNS = tuple(f.name for f in fields(ClaimedEvent))
 
 _table = table_of(Delivery)
 _events = table_of(Event)
-_CLAIMED = select(
-    *(_table.c[name] for name in COLUMNS), *(_events.c[name] for name in EVENT_COLUMNS)
-).join(_events, _events.c.id == _table.c.event_pk)
+#: A claimed delivery's columns, in the order of :class:`Claimed`'s fields (what a lease's
+#: ``UPDATE … RETURNING`` hands back).
+CLAIMED_COLUMNS = tuple(_table.c[name] for name in COLUMNS)
+_EVENT_ROWS = select(*(_events.c[name] for name in EVENT_COLUMNS))
 
 
-def load_claimed(ctx: Context, ids: list[int], owner: str) -> list[Claimed]:
-    """The deliveries ``ids`` still leased by ``owner`` and pending, in claim order."""
+def claimed_records(ctx: Context, rows: Iterable[Sequence[Any]]) -> list[Claimed]:
+    """Records of deliveries read as :data:`CLAIMED_COLUMNS` rows, with their events (read
+    in one statement, shared by an event's deliveries), in claim order."""
+    rows = sorted(rows, key=_claim_order)
+    if not rows:
+        return []
+    pk = COLUMNS.index("event_pk")
     dialect = ctx.session.get_bind().dialect.name
-    rows = (
-        ctx.session.connection()
-        .execute(
-            _CLAIMED.where(
-                among(_table.c.id, ids, dialect),
-                _table.c.lease_owner == owner,
-                _table.c.status == PENDING,
-            ).order_by(_table.c.sequence_at, _table.c.id)
-        )
-        .all()
-    )  # one fetch, not one per row
-    events: dict[int, ClaimedEvent] = {}
-    claimed: list[Claimed] = []
-    split = len(COLUMNS)
-    for row in rows:
-        event = events.get(row[split])
-        if event is None:
-            event = events[row[split]] = ClaimedEvent(*row[split:])
-        claimed.append(Claimed(event, *row[:split]))
-    return claimed
+    events = {
+        row[0]: ClaimedEvent(*row)
+        for row in ctx.session.connection()
+        .execute(_EVENT_ROWS.where(among(_events.c.id, {row[pk] for row in rows}, dialect)))
+        .all()  # one fetch, not one per row
+    }
+    return [Claimed(events[row[pk]], *row) for row in rows]
 
 
-def outcome_writes(ctx: Context, deliveries: Iterable[Claimed]) -> Prepared:
+_SEQUENCE_AT, _ID = COLUMNS.index("sequence_at"), COLUMNS.index("id")
+
+
+def _claim_order(row: Sequence[Any]) -> tuple[dt.datetime, int]:
+    return row[_SEQUENCE_AT], row[_ID]
+
+
+def outcome_writes(ctx: Context, deliveries: Iterable[Claimed], owner: str) -> Prepared:
     """The statement that writes the deliveries' outcomes, ready for the driver (converted
-    before the transaction writes anything: see :mod:`addon.store.prepared`)."""
+    before the transaction writes anything: see :mod:`addon.store.prepared`).
+
+    It writes a delivery only while ``owner`` still holds its lease: one that another worker
+    took over after the lease lapsed is that worker's to record. The count of rows it wrote
+    says whether any was.
+    """
+    outcome = attrgetter(*OUTCOME)
     return prepare(
-        update(_table).where(_table.c.id == bindparam("delivery_id")),
+        update(_table).where(
+            _table.c.id == bindparam("delivery_id"),
+            _table.c.lease_owner == bindparam("owner"),
+            _table.c.status == bindparam("unfinished"),
+        ),
+        # Every parameter a key of the rows: they are then read as they are (see prepare).
         [
-            {"delivery_id": d.id, **{column: getattr(d, column) for column in OUTCOME}}
+            {
+                "delivery_id": d.id,
+                "owner": owner,
+                "unfinished": PENDING,
+                **dict(zip(OUTCOME, outcome(d), strict=True)),
+            }
             for d in deliveries
         ],
         ctx.session.get_bind().dialect,

@@ -168,7 +168,7 @@ def _claim_next(
     batch = leases.claim(ctx, integration_id, owner, limit, marketplace_id)
     if not batch:
         return None
-    ready = prepare_batch(ctx, batch, integration_id, provider, claimed_at)
+    ready = prepare_batch(ctx, batch, integration_id, provider, owner, claimed_at)
     ready.full = len(batch) >= limit
     ready.own_seconds = time.thread_time() - began
     return ready

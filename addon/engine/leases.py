@@ -13,7 +13,7 @@ from sqlalchemy import Engine, and_, func, or_, select, update
 
 from ..store.among import among
 from ..store.models import PENDING, Delivery, Event, Integration
-from .claimed import Claimed, load_claimed
+from .claimed import CLAIMED_COLUMNS, Claimed, claimed_records
 from .context import Context
 
 log = logging.getLogger("addon.deliveries")
@@ -52,10 +52,10 @@ def claim(
     for _attempt in range(CLAIM_ATTEMPTS):
         now = ctx.clock.now()
         eligible = _eligible(ctx, integration_id, marketplace_id, limit, now)
-        ids = _lease(ctx, eligible, owner, limit, now) if eligible else []
+        batch = _lease(ctx, eligible, owner, limit, now) if eligible else []
         db.commit()
-        if ids:
-            return load_claimed(ctx, ids, owner)
+        if batch:
+            return batch
         if not eligible:
             break
         # Every one was taken meanwhile; the next look starts past them rather than ending
@@ -124,14 +124,16 @@ def _eligible(
 
 def _lease(
     ctx: Context, eligible: list[int], owner: str, limit: int, now: dt.datetime
-) -> list[int]:
-    """Lease the oldest ``limit`` of the ``eligible`` deliveries still free; returns their ids.
+) -> list[Claimed]:
+    """Lease the oldest ``limit`` of the ``eligible`` deliveries still free, and read them.
 
     All of ``eligible`` are candidates, not just the first ``limit``: another worker that read
-    the same deliveries a moment earlier leases the oldest, and this one takes the next.
+    the same deliveries a moment earlier leases the oldest, and this one takes the next. One
+    statement picks, leases and reads them (``UPDATE … RETURNING``), so none is taken between
+    the pick and the lease, and the batch is not read again.
     """
     dialect = ctx.session.get_bind().dialect.name
-    candidates = (
+    picked = (
         select(Delivery.id)
         .where(among(Delivery.id, eligible, dialect), Delivery.status == PENDING)
         .where(lease_is_free(now))
@@ -139,20 +141,21 @@ def _lease(
         .limit(limit)
     )
     if dialect == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True, of=Delivery)
-    ids = list(_core(ctx, candidates).scalars())
-    if not ids:
-        return []
+        # Picked once, up front: as a plain ``IN (subquery)`` PostgreSQL may run the pick
+        # again for each row it updates, each run skipping the rows the runs before locked,
+        # and lease far more than ``limit``.
+        locked = picked.with_for_update(skip_locked=True, of=Delivery).cte("picked")
+        picked = select(locked.prefix_with("MATERIALIZED").c.id)
     lease = now + dt.timedelta(seconds=ctx.settings.lease_seconds)
     leased = _core(
         ctx,
         update(Delivery)
-        .where(among(Delivery.id, ids, dialect), Delivery.status == PENDING, lease_is_free(now))
+        .where(Delivery.id.in_(picked.scalar_subquery()), Delivery.status == PENDING)
+        .where(lease_is_free(now))
         .values(lease_owner=owner, lease_until=lease)
-        .returning(Delivery.id),
-    )
-    # Without row locks (SQLite) another worker may lease some between the two statements.
-    return [pk for (pk,) in leased]
+        .returning(*CLAIMED_COLUMNS),
+    ).all()  # one fetch, not one per row
+    return claimed_records(ctx, leased)
 
 
 def _first_pending(

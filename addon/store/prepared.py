@@ -37,10 +37,12 @@ class Prepared:
         """The same statement for the rows whose flag is true (one flag per row, in order)."""
         return Prepared(self.sql, [row for row, kept in zip(self.rows, keep, strict=True) if kept])
 
-    def execute(self, connection: Connection) -> None:
-        """Run it once per row, in the connection's transaction."""
-        if self.rows:
-            connection.exec_driver_sql(self.sql, self.rows)
+    def execute(self, connection: Connection) -> int:
+        """Run it once per row, in the connection's transaction; returns the rows it changed
+        (all its runs', as the driver counts them)."""
+        if not self.rows:
+            return 0
+        return connection.exec_driver_sql(self.sql, self.rows).rowcount
 
 
 def prepare(
