@@ -111,7 +111,9 @@ def test_quick_filter_changes_on_a_slow_network_keep_the_console_clean(
     purchase(engine, "bob@example.com")
     run_jobs()
     page.goto(f"{live_url}/integrations/logs")
-    page.wait_for_function("window.htmx !== undefined")
+    # Deferred scripts run before DOMContentLoaded. (Not wait_for_function: the page's CSP
+    # forbids the string evaluation it polls with, and it failed now and then.)
+    page.wait_for_load_state("domcontentloaded")
     network = page.context.new_cdp_session(page)
     network.send("Network.enable")
     network.send(
