@@ -7,9 +7,10 @@ import datetime as dt
 import logging
 import threading
 import uuid
+from collections.abc import Sequence
 from typing import cast
 
-from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy import Engine, Row, and_, func, or_, select, update
 
 from ..store.among import among
 from ..store.models import PENDING, Delivery, Event, Integration
@@ -52,10 +53,12 @@ def claim(
     for _attempt in range(CLAIM_ATTEMPTS):
         now = ctx.clock.now()
         eligible = _eligible(ctx, integration_id, marketplace_id, limit, now)
-        batch = _lease(ctx, eligible, owner, limit, now) if eligible else []
+        leased = _lease(ctx, eligible, owner, limit, now) if eligible else []
+        # Committed before the events are read: on SQLite the lease holds the one write lock
+        # until the commit, and the other workers wait for it.
         db.commit()
-        if batch:
-            return batch
+        if leased:
+            return claimed_records(ctx, leased)
         if not eligible:
             break
         # Every one was taken meanwhile; the next look starts past them rather than ending
@@ -124,13 +127,14 @@ def _eligible(
 
 def _lease(
     ctx: Context, eligible: list[int], owner: str, limit: int, now: dt.datetime
-) -> list[Claimed]:
-    """Lease the oldest ``limit`` of the ``eligible`` deliveries still free, and read them.
+) -> Sequence[Row]:
+    """Lease the oldest ``limit`` of the ``eligible`` deliveries still free; returns them as
+    :data:`~.claimed.CLAIMED_COLUMNS` rows.
 
     All of ``eligible`` are candidates, not just the first ``limit``: another worker that read
     the same deliveries a moment earlier leases the oldest, and this one takes the next. One
     statement picks, leases and reads them (``UPDATE … RETURNING``), so none is taken between
-    the pick and the lease, and the batch is not read again.
+    the pick and the lease, and the deliveries are not read again.
     """
     dialect = ctx.session.get_bind().dialect.name
     picked = (
@@ -155,7 +159,7 @@ def _lease(
         .values(lease_owner=owner, lease_until=lease)
         .returning(*CLAIMED_COLUMNS),
     ).all()  # one fetch, not one per row
-    return claimed_records(ctx, leased)
+    return leased
 
 
 def _first_pending(
