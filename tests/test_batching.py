@@ -812,3 +812,29 @@ def test_a_batch_prepared_behind_another_knows_the_contacts_that_one_created(
     entries = engine.logs("acme", limit=100)
     assert len(entries) == 20 and {e.status for e in entries} == {"success"}
     assert looked_up.count("both@example.com") == 1
+
+
+def test_a_delivery_whose_event_was_deleted_after_its_lease_is_left_out_of_the_batch(
+    app, engine, integration, purchase_rule, monkeypatch
+):
+    """A claim commits its lease before it reads the batch's events: an event deleted in
+    between took its deliveries with it, and the batch goes on without them."""
+    from sqlalchemy import delete
+
+    from addon.engine import claimed, expansion, leases
+    from addon.store.models import Event
+
+    purchase(engine, "gone@example.com")
+    purchase(engine, "kept@example.com")
+    real_records = claimed.claimed_records
+
+    def event_deleted_first(ctx, rows):
+        with app.extensions["addon"].db.engine.begin() as other:
+            other.execute(delete(Event).where(Event.email_key == "gone@example.com"))
+        return real_records(ctx, rows)
+
+    with app.app_context():
+        expansion.expand_waiting(context(), "acme", draining=integration.id)
+        monkeypatch.setattr(leases, "claimed_records", event_deleted_first)
+        batch = leases.claim(context(), integration.id, "me", limit=10)
+        assert [d.email for d in batch] == ["kept@example.com"]

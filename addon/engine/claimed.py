@@ -108,7 +108,9 @@ def claimed_records(ctx: Context, rows: Iterable[Sequence[Any]]) -> list[Claimed
         .execute(_EVENT_ROWS.where(among(_events.c.id, {row[pk] for row in rows}, dialect)))
         .all()  # one fetch, not one per row
     }
-    return [Claimed(events[row[pk]], *row) for row in rows]
+    # An event deleted between the lease's commit and this read took its deliveries with it
+    # (ON DELETE CASCADE): they are nobody's batch any more.
+    return [Claimed(events[row[pk]], *row) for row in rows if row[pk] in events]
 
 
 _SEQUENCE_AT, _ID = COLUMNS.index("sequence_at"), COLUMNS.index("id")
