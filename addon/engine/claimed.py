@@ -92,6 +92,7 @@ _events = table_of(Event)
 #: ``UPDATE … RETURNING`` hands back).
 CLAIMED_COLUMNS = tuple(_table.c[name] for name in COLUMNS)
 _EVENT_ROWS = select(*(_events.c[name] for name in EVENT_COLUMNS))
+_EVENT_PK, _SEQUENCE_AT, _ID = (COLUMNS.index(name) for name in ("event_pk", "sequence_at", "id"))
 
 
 def claimed_records(ctx: Context, rows: Iterable[Sequence[Any]]) -> list[Claimed]:
@@ -100,20 +101,16 @@ def claimed_records(ctx: Context, rows: Iterable[Sequence[Any]]) -> list[Claimed
     rows = sorted(rows, key=_claim_order)
     if not rows:
         return []
-    pk = COLUMNS.index("event_pk")
     dialect = ctx.session.get_bind().dialect.name
     events = {
         row[0]: ClaimedEvent(*row)
         for row in ctx.session.connection()
-        .execute(_EVENT_ROWS.where(among(_events.c.id, {row[pk] for row in rows}, dialect)))
+        .execute(_EVENT_ROWS.where(among(_events.c.id, {row[_EVENT_PK] for row in rows}, dialect)))
         .all()  # one fetch, not one per row
     }
     # An event deleted between the lease's commit and this read took its deliveries with it
     # (ON DELETE CASCADE): they are nobody's batch any more.
-    return [Claimed(events[row[pk]], *row) for row in rows if row[pk] in events]
-
-
-_SEQUENCE_AT, _ID = COLUMNS.index("sequence_at"), COLUMNS.index("id")
+    return [Claimed(events[row[_EVENT_PK]], *row) for row in rows if row[_EVENT_PK] in events]
 
 
 def _claim_order(row: Sequence[Any]) -> tuple[dt.datetime, int]:
