@@ -75,6 +75,9 @@ def signed_in(page, live_url):
     page.goto(f"{live_url}/login")
     page.get_by_role("button", name="Sign in as Alice Abbot (Acme Coffee Roasters)").click()
     page.wait_for_url(f"{live_url}/merchant")
+    # The window may not hold the browser's focus (a loaded machine, another page opened
+    # first): the focus checks need a page whose document has it.
+    page.bring_to_front()
     return page
 
 
