@@ -4,7 +4,7 @@ SQLite's one write lock is held for the driver's work only) write what SQLAlchem
 import datetime as dt
 
 import pytest
-from sqlalchemy import bindparam, exc, insert, select, update
+from sqlalchemy import bindparam, exc, insert, select, text, update
 
 from addon.store.models import Delivery, Event
 from addon.store.prepared import prepare
@@ -96,3 +96,26 @@ def test_a_row_missing_a_value_the_statement_needs_fails_before_anything_is_writ
 def test_nothing_to_write_runs_nothing(db):
     prepare(insert(Delivery.__table__), [], db.engine.dialect).execute(db.session.connection())
     assert db.session.scalars(select(Delivery.id)).all() == []
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        WHEN,
+        dt.datetime(2026, 1, 2, 3, 4, 5),  # no microseconds
+        dt.datetime(999, 12, 31, 23, 59, 59, 7),  # a year of three digits
+        dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+    ],
+    ids=["microseconds", "whole-second", "year-999", "with-a-zone"],
+)
+def test_a_datetime_is_stored_as_the_very_text_sqlalchemys_own_insert_stores(db, when):
+    db.session.execute(insert(Event), [{**event_row(1), "created_at": when}])
+    prepare(
+        insert(Event.__table__), [{**event_row(2), "created_at": when}], db.engine.dialect
+    ).execute(db.session.connection())
+    db.session.commit()
+    stored = db.session.execute(
+        text("SELECT CAST(created_at AS TEXT) FROM addon_event ORDER BY event_id")
+    ).scalars()
+    own, prepared = stored.all()
+    assert prepared == own
