@@ -113,11 +113,14 @@ def _eligible(
             ctx, page.where(*conditions).order_by(Delivery.sequence_at, Delivery.id).limit(window)
         ).all()
         candidates: dict[tuple[str, str], tuple[dt.datetime, int]] = {}
-        for r in rows:  # oldest first: each key keeps its oldest candidate
-            candidates.setdefault((r.list_id, r.email_key), (r.sequence_at, r.id))
+        # Unpacked, not read by name: a claim reads two pages of rows a batch.
+        for pk, list_id, email_key, sequence_at in rows:  # oldest first: the oldest stays
+            candidates.setdefault((list_id, email_key), (sequence_at, pk))
         firsts = _first_pending(ctx, integration_id, candidates)
         eligible += [
-            r.id for r in rows if firsts.get((r.list_id, r.email_key)) == (r.sequence_at, r.id)
+            pk
+            for pk, list_id, email_key, sequence_at in rows
+            if firsts.get((list_id, email_key)) == (sequence_at, pk)
         ]
         if len(eligible) >= limit or len(rows) < window:
             break
