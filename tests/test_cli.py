@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import create_engine, inspect
 
 from addon import IntegrationEngine
 from addon.cli import logs as logs_module
+from addon.cli.worker import startup_frozen
 from addon.sandbox import server as sandbox_server
 from addon.store import db as schema
 from addon.store.models import NEEDS_ATTENTION, Integration
@@ -250,3 +252,10 @@ def test_rotate_key_changes_nothing_when_a_password_is_unreadable(app, app_confi
     assert f"#{integration.id} 'Main iContact' (acme)" in result.output
     assert "nothing was changed" in result.output
     assert secret_of(app, integration.id) == before
+
+
+def test_a_worker_keeps_what_it_started_with_out_of_the_collectors_full_walks():
+    before = gc.get_freeze_count()
+    with startup_frozen():
+        assert gc.get_freeze_count() > before
+    assert gc.get_freeze_count() == before
