@@ -113,7 +113,7 @@ def _eligible(
             ctx, page.where(*conditions).order_by(Delivery.sequence_at, Delivery.id).limit(window)
         ).all()
         candidates: dict[tuple[str, str], tuple[dt.datetime, int]] = {}
-        # Unpacked, not read by name: a claim reads two pages of rows a batch.
+        # Unpacked, not read by name: a page holds twice a batch in rows.
         for pk, list_id, email_key, sequence_at in rows:  # oldest first: the oldest stays
             candidates.setdefault((list_id, email_key), (sequence_at, pk))
         firsts = _first_pending(ctx, integration_id, candidates)
